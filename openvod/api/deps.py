@@ -1,0 +1,67 @@
+"""FastAPI dependencies shared by the management routes: context, auth, body, account."""
+
+from __future__ import annotations
+
+import json
+from typing import Any
+
+from fastapi import Depends, Request
+
+from openvod.context import Context
+from openvod.errors import AuthenticationError, InvalidRequestError
+from openvod.services import tokens
+from openvod.services.arm import AccountRef
+from openvod.services.repository import account_ref, find_account
+
+ACCOUNT_PREFIX = (
+    "/subscriptions/{subscription_id}/resourceGroups/{resource_group}"
+    "/providers/Microsoft.Media/mediaservices/{account_name}"
+)
+
+
+def get_ctx(request: Request) -> Context:
+    """The process context the app was built with."""
+    ctx: Context = request.app.state.ctx
+    return ctx
+
+
+def require_token(request: Request, ctx: Context = Depends(get_ctx)) -> None:
+    """Every management call needs ``Authorization: Bearer <token>``."""
+    header = request.headers.get("authorization", "")
+    scheme, _, token = header.partition(" ")
+    if scheme.lower() != "bearer" or not token.strip():
+        raise AuthenticationError(
+            "The request needs an 'Authorization: Bearer <token>' header; create a token with "
+            "'openvod token create'.",
+            code="AuthenticationFailed",
+        )
+    with ctx.sessions() as session:
+        if not tokens.is_valid(session, token.strip()):
+            raise AuthenticationError(
+                "The bearer token is not valid.", code="InvalidAuthenticationToken"
+            )
+
+
+async def json_body(request: Request) -> dict[str, Any]:
+    """The request body as a JSON object, or a clear 400."""
+    raw = await request.body()
+    if not raw.strip():
+        return {}
+    try:
+        body = json.loads(raw)
+    except (json.JSONDecodeError, UnicodeDecodeError) as exc:
+        raise InvalidRequestError(f"The request body is not valid JSON: {exc}") from exc
+    if not isinstance(body, dict):
+        raise InvalidRequestError("The request body must be a JSON object.")
+    return body
+
+
+def account(
+    subscription_id: str,
+    resource_group: str,
+    account_name: str,
+    ctx: Context = Depends(get_ctx),
+) -> AccountRef:
+    """The account the path addresses (handlers open their own transaction)."""
+    with ctx.sessions() as session:
+        return account_ref(find_account(session, subscription_id, resource_group, account_name))

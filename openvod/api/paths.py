@@ -1,0 +1,67 @@
+"""ARM paths are case-insensitive: canonicalise the keyword segments before routing."""
+
+from __future__ import annotations
+
+from urllib.parse import unquote
+
+from starlette.types import ASGIApp, Receive, Scope, Send
+
+from openvod.api.errors import arm_error
+
+_KEYWORDS = [
+    "subscriptions", "resourceGroups", "providers", "Microsoft.Media", "mediaservices",
+    "assets", "transforms", "jobs", "streamingPolicies", "streamingLocators",
+    "streamingEndpoints", "streamingEndpointOperations", "operationLocations",
+    "contentKeyPolicies", "listContainerSas", "listStreamingLocators", "listPaths",
+    "listContentKeys", "cancelJob", "start", "stop", "scale", "getEncryptionKey",
+]
+CANONICAL = {k.lower(): k for k in _KEYWORDS}
+
+
+def canonical_path(path: str) -> str:
+    """Rewrite keyword segments (even positions, and the provider namespace) to one spelling.
+
+    ARM paths alternate keyword/value; only keywords are rewritten, so resource
+    names keep the case the client gave.
+    """
+    if not path.lower().startswith("/subscriptions/"):
+        return path
+    segments = path.split("/")
+    # segments[0] is '' (leading slash); keyword i sits at index 1 + 2k, plus index 6.
+    for index in range(1, len(segments)):
+        if (index % 2 == 1 or index == 6) and segments[index].lower() in CANONICAL:
+            segments[index] = CANONICAL[segments[index].lower()]
+    return "/".join(segments)
+
+
+def _bad_segment(scope: Scope) -> str | None:
+    """Resource names can never hold '/' (even encoded) or be '.'/'..'."""
+    raw = scope.get("raw_path") or scope["path"].encode()
+    text = raw.decode("latin-1").split("?", 1)[0]
+    if not text.lower().startswith("/subscriptions/"):
+        return None
+    if "%2f" in text.lower() or "%5c" in text.lower():
+        return "Resource names may not contain '/' or '\\'."
+    segments = [unquote(s) for s in text.split("/")]
+    if any(s in (".", "..") for s in segments):
+        return "Resource names may not be '.' or '..'."
+    return None
+
+
+class CanonicalPathMiddleware:
+    """ASGI middleware applying :func:`canonical_path`."""
+
+    def __init__(self, app: ASGIApp) -> None:
+        self.app = app
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        if scope["type"] == "http":
+            problem = _bad_segment(scope)
+            if problem is not None:
+                response = arm_error(400, "BadRequest", problem)
+                await response(scope, receive, send)
+                return
+            path = canonical_path(scope["path"])
+            if path != scope["path"]:
+                scope = dict(scope, path=path)
+        await self.app(scope, receive, send)

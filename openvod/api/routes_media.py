@@ -1,0 +1,263 @@
+"""Management routes for accounts, assets, transforms and jobs."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from fastapi import APIRouter, Depends, Response
+from fastapi.responses import JSONResponse
+
+from openvod.api.deps import ACCOUNT_PREFIX, account, get_ctx, json_body, require_token
+from openvod.context import Context
+from openvod.services import accounts, assets, jobs, locators, transforms
+from openvod.services.arm import AccountRef, page
+from openvod.services.repository import find_account, require_resource
+
+router = APIRouter(dependencies=[Depends(require_token)])
+P = ACCOUNT_PREFIX
+Body = dict[str, Any]
+
+
+def _created(doc: Body, created: bool) -> JSONResponse:
+    return JSONResponse(doc, status_code=201 if created else 200)
+
+
+# --- accounts -------------------------------------------------------------------------
+@router.put(P)
+def put_account(
+    subscription_id: str, resource_group: str, account_name: str,
+    body: Body = Depends(json_body), ctx: Context = Depends(get_ctx),
+) -> JSONResponse:
+    """Create or update a media services account (the SDK polls it as an LRO)."""
+    with ctx.session() as s:
+        row, created = accounts.create_or_update(
+            s, subscription_id, resource_group, account_name, body,
+            storage_account_name=ctx.settings.storage_account_name,
+        )
+        return _created(accounts.to_arm(row), created)
+
+
+@router.get(P)
+def get_account(
+    subscription_id: str, resource_group: str, account_name: str, ctx: Context = Depends(get_ctx)
+) -> Body:
+    """Get an account."""
+    with ctx.session() as s:
+        return accounts.to_arm(find_account(s, subscription_id, resource_group, account_name))
+
+
+@router.get("/subscriptions/{subscription_id}/resourceGroups/{resource_group}"
+            "/providers/Microsoft.Media/mediaservices")
+def list_accounts(
+    subscription_id: str, resource_group: str, ctx: Context = Depends(get_ctx)
+) -> Body:
+    """List the accounts of a resource group."""
+    with ctx.session() as s:
+        return accounts.list_accounts(s, subscription_id, resource_group)
+
+
+@router.delete(P)
+def delete_account(
+    subscription_id: str, resource_group: str, account_name: str, ctx: Context = Depends(get_ctx)
+) -> Response:
+    """Delete an account and everything in it."""
+    with ctx.session() as s:
+        row = find_account(s, subscription_id, resource_group, account_name)
+        ref = AccountRef(row.id, row.name, row.subscription_id, row.resource_group, row.location)
+        for asset in assets.list_arm(s, ref):
+            assets.delete(s, ref, asset["name"], ctx.store)
+        s.delete(row)
+    return Response(status_code=200)
+
+
+# --- assets ---------------------------------------------------------------------------
+@router.get(P + "/assets")
+def list_assets(acct: AccountRef = Depends(account), ctx: Context = Depends(get_ctx)) -> Body:
+    """List assets."""
+    with ctx.session() as s:
+        return page(assets.list_arm(s, acct))
+
+
+@router.get(P + "/assets/{name}")
+def get_asset(
+    name: str, acct: AccountRef = Depends(account), ctx: Context = Depends(get_ctx)
+) -> Body:
+    """Get an asset."""
+    with ctx.session() as s:
+        return assets.to_arm(acct, require_resource(s, acct, assets.KIND, name, "asset"))
+
+
+@router.put(P + "/assets/{name}")
+def put_asset(
+    name: str, body: Body = Depends(json_body),
+    acct: AccountRef = Depends(account), ctx: Context = Depends(get_ctx),
+) -> JSONResponse:
+    """Create or update an asset; a new asset gets its blob container."""
+    with ctx.session() as s:
+        row, created = assets.create_or_update(
+            s, acct, name, body, store=ctx.store,
+            storage_account_name=ctx.settings.storage_account_name,
+        )
+        return _created(assets.to_arm(acct, row), created)
+
+
+@router.patch(P + "/assets/{name}")
+def patch_asset(
+    name: str, body: Body = Depends(json_body),
+    acct: AccountRef = Depends(account), ctx: Context = Depends(get_ctx),
+) -> Body:
+    """Update an asset's description or alternateId."""
+    with ctx.session() as s:
+        return assets.to_arm(acct, assets.update(s, acct, name, body))
+
+
+@router.delete(P + "/assets/{name}")
+def delete_asset(
+    name: str, acct: AccountRef = Depends(account), ctx: Context = Depends(get_ctx)
+) -> Response:
+    """Delete an asset, its locators and its files."""
+    with ctx.session() as s:
+        exists = assets.get_resource(s, acct, assets.KIND, name) is not None
+        assets.delete(s, acct, name, ctx.store)
+    return Response(status_code=200 if exists else 204)
+
+
+@router.post(P + "/assets/{name}/listContainerSas")
+def list_container_sas(
+    name: str, body: Body = Depends(json_body),
+    acct: AccountRef = Depends(account), ctx: Context = Depends(get_ctx),
+) -> Body:
+    """Signed, expiring URLs of the asset's container."""
+    with ctx.session() as s:
+        return assets.container_sas_urls(
+            s, acct, name, body,
+            blob_base_url=ctx.settings.resolved_blob_public_url,
+            storage_account_name=ctx.settings.storage_account_name,
+            storage_key=ctx.storage_key,
+            max_hours=ctx.settings.sas_max_hours,
+        )
+
+
+@router.post(P + "/assets/{name}/listStreamingLocators")
+def list_asset_locators(
+    name: str, acct: AccountRef = Depends(account), ctx: Context = Depends(get_ctx)
+) -> Body:
+    """The locators publishing an asset."""
+    with ctx.session() as s:
+        row = require_resource(s, acct, assets.KIND, name, "asset")
+        return locators.summaries_for_asset(s, acct, row.name)
+
+
+# --- transforms -----------------------------------------------------------------------
+@router.get(P + "/transforms")
+def list_transforms(acct: AccountRef = Depends(account), ctx: Context = Depends(get_ctx)) -> Body:
+    """List transforms."""
+    with ctx.session() as s:
+        return transforms.list_arm(s, acct)
+
+
+@router.get(P + "/transforms/{name}")
+def get_transform(
+    name: str, acct: AccountRef = Depends(account), ctx: Context = Depends(get_ctx)
+) -> Body:
+    """Get a transform."""
+    with ctx.session() as s:
+        row = require_resource(s, acct, transforms.KIND, name, "transform")
+        return transforms.to_arm(acct, row)
+
+
+@router.put(P + "/transforms/{name}")
+def put_transform(
+    name: str, body: Body = Depends(json_body),
+    acct: AccountRef = Depends(account), ctx: Context = Depends(get_ctx),
+) -> JSONResponse:
+    """Create or replace a transform; presets are validated now, not at job time."""
+    with ctx.session() as s:
+        row, created = transforms.create_or_update(s, acct, name, body)
+        return _created(transforms.to_arm(acct, row), created)
+
+
+@router.patch(P + "/transforms/{name}")
+def patch_transform(
+    name: str, body: Body = Depends(json_body),
+    acct: AccountRef = Depends(account), ctx: Context = Depends(get_ctx),
+) -> Body:
+    """Update a transform."""
+    with ctx.session() as s:
+        return transforms.to_arm(acct, transforms.update(s, acct, name, body))
+
+
+@router.delete(P + "/transforms/{name}")
+def delete_transform(
+    name: str, acct: AccountRef = Depends(account), ctx: Context = Depends(get_ctx)
+) -> Response:
+    """Delete a transform and its jobs."""
+    with ctx.session() as s:
+        transforms.delete(s, acct, name)
+    return Response(status_code=200)
+
+
+# --- jobs -----------------------------------------------------------------------------
+@router.get(P + "/transforms/{transform}/jobs")
+def list_jobs(
+    transform: str, acct: AccountRef = Depends(account), ctx: Context = Depends(get_ctx)
+) -> Body:
+    """List a transform's jobs."""
+    with ctx.session() as s:
+        return jobs.list_arm(s, acct, transform)
+
+
+@router.get(P + "/transforms/{transform}/jobs/{name}")
+def get_job(
+    transform: str, name: str,
+    acct: AccountRef = Depends(account), ctx: Context = Depends(get_ctx),
+) -> Body:
+    """Get a job with its state and per-output progress."""
+    with ctx.session() as s:
+        return jobs.to_arm(acct, jobs.require(s, acct, transform, name))
+
+
+@router.put(P + "/transforms/{transform}/jobs/{name}")
+def put_job(
+    transform: str, name: str, body: Body = Depends(json_body),
+    acct: AccountRef = Depends(account), ctx: Context = Depends(get_ctx),
+) -> JSONResponse:
+    """Submit a job."""
+    with ctx.session() as s:
+        job = jobs.create(
+            s, acct, transform, name, body,
+            allowed_hosts=ctx.settings.http_input_allowed_hosts,
+        )
+        return _created(jobs.to_arm(acct, job), True)
+
+
+@router.patch(P + "/transforms/{transform}/jobs/{name}")
+def patch_job(
+    transform: str, name: str, body: Body = Depends(json_body),
+    acct: AccountRef = Depends(account), ctx: Context = Depends(get_ctx),
+) -> Body:
+    """Update a job's description or priority."""
+    with ctx.session() as s:
+        return jobs.to_arm(acct, jobs.update(s, acct, transform, name, body))
+
+
+@router.delete(P + "/transforms/{transform}/jobs/{name}")
+def delete_job(
+    transform: str, name: str,
+    acct: AccountRef = Depends(account), ctx: Context = Depends(get_ctx),
+) -> Response:
+    """Delete a job."""
+    with ctx.session() as s:
+        jobs.delete(s, acct, transform, name)
+    return Response(status_code=200)
+
+
+@router.post(P + "/transforms/{transform}/jobs/{name}/cancelJob")
+def cancel_job(
+    transform: str, name: str,
+    acct: AccountRef = Depends(account), ctx: Context = Depends(get_ctx),
+) -> Response:
+    """Cancel a job."""
+    with ctx.session() as s:
+        jobs.cancel(s, acct, transform, name)
+    return Response(status_code=200)

@@ -1,0 +1,54 @@
+"""Time helpers: every timestamp openvod stores or prints is tz-aware UTC."""
+
+from __future__ import annotations
+
+import re
+from datetime import UTC, datetime, timedelta
+
+_DURATION = re.compile(
+    r"^P(?:(?P<days>\d+(?:\.\d+)?)D)?"
+    r"(?:T(?:(?P<hours>\d+(?:\.\d+)?)H)?(?:(?P<minutes>\d+(?:\.\d+)?)M)?"
+    r"(?:(?P<seconds>\d+(?:\.\d+)?)S)?)?$"
+)
+
+
+def utcnow() -> datetime:
+    """The current time, tz-aware UTC."""
+    return datetime.now(UTC)
+
+
+def as_utc(value: datetime) -> datetime:
+    """Treat a naive datetime (as SQLite returns them) as UTC."""
+    return value.replace(tzinfo=UTC) if value.tzinfo is None else value.astimezone(UTC)
+
+
+def iso(value: datetime | None) -> str | None:
+    """ISO 8601 with a 'Z', the way ARM writes timestamps."""
+    if value is None:
+        return None
+    text = as_utc(value).isoformat(timespec="microseconds")
+    return text.replace("+00:00", "Z")
+
+
+def parse_iso(text: str) -> datetime:
+    """Parse an ISO 8601 timestamp; naive ones are UTC."""
+    cleaned = text.strip()
+    if cleaned.endswith(("Z", "z")):
+        cleaned = cleaned[:-1] + "+00:00"
+    # Python < 3.11 style fractions longer than 6 digits: trim them.
+    cleaned = re.sub(r"(\.\d{6})\d+", r"\1", cleaned)
+    return as_utc(datetime.fromisoformat(cleaned))
+
+
+def parse_duration(text: str) -> timedelta:
+    """Parse an ISO 8601 duration such as 'PT2S' or 'PT1H30M'."""
+    match = _DURATION.match(text.strip().upper())
+    if match is None or text.strip().upper() in ("P", "PT"):
+        raise ValueError(f"'{text}' is not an ISO 8601 duration such as PT2S")
+    parts = {k: float(v) for k, v in match.groupdict().items() if v}
+    return timedelta(
+        days=parts.get("days", 0),
+        hours=parts.get("hours", 0),
+        minutes=parts.get("minutes", 0),
+        seconds=parts.get("seconds", 0),
+    )

@@ -1,0 +1,119 @@
+"""Settings: one typed object per process, from ``OPENVOD_*`` variables and an optional TOML file."""
+
+from __future__ import annotations
+
+import os
+import tomllib
+from pathlib import Path
+from typing import Any
+
+from pydantic import Field
+from pydantic_settings import BaseSettings, SettingsConfigDict
+
+
+class Settings(BaseSettings):
+    """Everything openvod can be configured with.
+
+    Every field can be set as an environment variable ``OPENVOD_<FIELD>``
+    (e.g. ``OPENVOD_DATA_DIR``) or in a TOML file named by ``OPENVOD_CONFIG``.
+    Command-line flags override both.
+    """
+
+    model_config = SettingsConfigDict(env_prefix="OPENVOD_", extra="ignore")
+
+    data_dir: Path = Field(
+        default=Path("openvod-data"),
+        description="The one folder for the SQLite database, blobs, keys, certificates and logs.",
+    )
+    database_url: str | None = Field(
+        default=None,
+        description="SQLAlchemy URL; default sqlite:///<data_dir>/openvod.db. "
+        "PostgreSQL: postgresql+psycopg://user@host:5432/db",
+    )
+    host: str = Field(default="127.0.0.1", description="Interface the HTTP listeners bind to.")
+    port: int = Field(default=8080, description="Port of the management API and streaming origin.")
+    blob_port: int | None = Field(
+        default=None, description="Port of the blob service (default: port + 1)."
+    )
+    public_url: str | None = Field(
+        default=None,
+        description="Base URL clients reach the API/origin at (default http(s)://host:port). "
+        "Streaming endpoints report its host:port as hostName.",
+    )
+    blob_public_url: str | None = Field(
+        default=None,
+        description="Base URL of the blob service in SAS URLs (default http://host:blob_port).",
+    )
+    storage_account_name: str = Field(
+        default="openvod", description="The storage account name reported on assets and in SAS."
+    )
+    tls: bool = Field(
+        default=False,
+        description="Serve the API over HTTPS with a generated development certificate "
+        "(<data_dir>/tls/cert.pem), or tls_cert_file/tls_key_file when given.",
+    )
+    tls_cert_file: Path | None = Field(default=None, description="PEM certificate for --tls.")
+    tls_key_file: Path | None = Field(default=None, description="PEM private key for --tls.")
+    run_worker: bool = Field(
+        default=True, description="Run a job worker inside `openvod serve` (in-process)."
+    )
+    worker_concurrency: int = Field(default=1, ge=1, description="Jobs one worker runs at once.")
+    job_lease_seconds: int = Field(
+        default=60,
+        ge=5,
+        description="A claimed job whose worker stops renewing for this long can be claimed again.",
+    )
+    http_input_allowed_hosts: list[str] = Field(
+        default_factory=list,
+        description="Hosts JobInputHttp may download from ('*' allows any). Empty: HTTP inputs "
+        "are refused, so a job cannot make the server fetch internal URLs.",
+    )
+    http_input_max_bytes: int = Field(
+        default=20 * 1024**3, description="Largest file a JobInputHttp may download."
+    )
+    sas_max_hours: int = Field(default=24, description="Longest expiry listContainerSas grants.")
+    log_level: str = Field(default="info", description="Python logging level name.")
+
+    @property
+    def resolved_data_dir(self) -> Path:
+        """The data folder as an absolute path."""
+        return self.data_dir.expanduser().resolve()
+
+    @property
+    def resolved_database_url(self) -> str:
+        """The database URL, defaulting to SQLite inside the data folder."""
+        if self.database_url:
+            return self.database_url
+        return f"sqlite:///{self.resolved_data_dir / 'openvod.db'}"
+
+    @property
+    def resolved_blob_port(self) -> int:
+        """The blob service port."""
+        return self.blob_port if self.blob_port is not None else self.port + 1
+
+    @property
+    def resolved_public_url(self) -> str:
+        """Base URL of the API and origin, without a trailing slash."""
+        if self.public_url:
+            return self.public_url.rstrip("/")
+        scheme = "https" if self.tls else "http"
+        return f"{scheme}://{self.host}:{self.port}"
+
+    @property
+    def resolved_blob_public_url(self) -> str:
+        """Base URL of the blob service, without a trailing slash."""
+        if self.blob_public_url:
+            return self.blob_public_url.rstrip("/")
+        return f"http://{self.host}:{self.resolved_blob_port}"
+
+
+def load_settings(config_file: Path | None = None, **overrides: Any) -> Settings:
+    """Build the settings: TOML file (if any), then environment, then explicit overrides."""
+    values: dict[str, Any] = {}
+    if config_file is not None:
+        from_file = tomllib.loads(config_file.read_text())
+        # The environment outranks the file: keep only what it does not set.
+        values = {k: v for k, v in from_file.items() if f"OPENVOD_{k.upper()}" not in os.environ}
+    base = Settings(**values)
+    clean = {k: v for k, v in overrides.items() if v is not None}
+    return base.model_copy(update=clean) if clean else base

@@ -1,0 +1,121 @@
+"""SQLAlchemy tables of the metadata store.
+
+Most AMS resources (assets, transforms, policies, locators, endpoints, content
+key policies...) share one ``resources`` table: their AMS ``properties`` are a
+JSON document validated by the API layer. Jobs have their own table because
+the worker queries them as a queue (state, lease, priority).
+"""
+
+from __future__ import annotations
+
+from datetime import datetime
+from typing import Any
+
+from sqlalchemy import (
+    JSON,
+    Boolean,
+    DateTime,
+    ForeignKey,
+    Index,
+    Integer,
+    String,
+    UniqueConstraint,
+)
+from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column
+
+
+class Base(DeclarativeBase):
+    """Declarative base of every table."""
+
+    type_annotation_map = {dict[str, Any]: JSON, datetime: DateTime(timezone=True)}
+
+
+class Account(Base):
+    """A media services account: the tenant boundary."""
+
+    __tablename__ = "accounts"
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    name: Mapped[str] = mapped_column(String(64))
+    name_key: Mapped[str] = mapped_column(String(64), unique=True)  # lower-cased name
+    subscription_id: Mapped[str] = mapped_column(String(64))
+    resource_group: Mapped[str] = mapped_column(String(90))
+    location: Mapped[str] = mapped_column(String(64))
+    media_service_id: Mapped[str] = mapped_column(String(36))
+    tags: Mapped[dict[str, Any]] = mapped_column(default=dict)
+    properties: Mapped[dict[str, Any]] = mapped_column(default=dict)
+    created_at: Mapped[datetime]
+    modified_at: Mapped[datetime]
+
+
+class ApiToken(Base):
+    """A bearer token for the management API, stored as its SHA-256 hash."""
+
+    __tablename__ = "api_tokens"
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    token_hash: Mapped[str] = mapped_column(String(64), unique=True)
+    label: Mapped[str] = mapped_column(String(200), default="")
+    created_at: Mapped[datetime]
+
+
+class Resource(Base):
+    """One AMS resource of an account, its ``properties`` as JSON."""
+
+    __tablename__ = "resources"
+    __table_args__ = (
+        UniqueConstraint("account_id", "kind", "parent_key", "name_key"),
+        Index("ix_resources_lookup", "account_id", "kind", "parent_key"),
+    )
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    account_id: Mapped[int] = mapped_column(ForeignKey("accounts.id", ondelete="CASCADE"))
+    kind: Mapped[str] = mapped_column(String(40))  # URL collection name, e.g. 'assets'
+    parent_key: Mapped[str] = mapped_column(String(260), default="")
+    name: Mapped[str] = mapped_column(String(260))
+    name_key: Mapped[str] = mapped_column(String(260))
+    resource_uuid: Mapped[str] = mapped_column(String(36), index=True)  # assetId, locatorId...
+    properties: Mapped[dict[str, Any]] = mapped_column(default=dict)
+    extra: Mapped[dict[str, Any]] = mapped_column(default=dict)  # location, tags, sku
+    created_at: Mapped[datetime]
+    modified_at: Mapped[datetime]
+
+
+class Job(Base):
+    """An encoding job: both an AMS resource and a queue entry."""
+
+    __tablename__ = "jobs"
+    __table_args__ = (
+        UniqueConstraint("account_id", "transform_key", "name_key"),
+        Index("ix_jobs_queue", "state", "priority_rank", "created_at"),
+    )
+
+    id: Mapped[str] = mapped_column(String(36), primary_key=True)
+    account_id: Mapped[int] = mapped_column(ForeignKey("accounts.id", ondelete="CASCADE"))
+    transform_name: Mapped[str] = mapped_column(String(260))
+    transform_key: Mapped[str] = mapped_column(String(260))
+    name: Mapped[str] = mapped_column(String(260))
+    name_key: Mapped[str] = mapped_column(String(260))
+    state: Mapped[str] = mapped_column(String(20))
+    priority_rank: Mapped[int] = mapped_column(Integer, default=1)  # 0 High, 1 Normal, 2 Low
+    properties: Mapped[dict[str, Any]] = mapped_column(default=dict)
+    cancel_requested: Mapped[bool] = mapped_column(Boolean, default=False)
+    lease_owner: Mapped[str | None] = mapped_column(String(100), nullable=True)
+    lease_expires_at: Mapped[datetime | None] = mapped_column(nullable=True)
+    attempts: Mapped[int] = mapped_column(Integer, default=0)
+    created_at: Mapped[datetime]
+    modified_at: Mapped[datetime]
+
+
+class Operation(Base):
+    """An ARM asynchronous operation (streaming endpoint start/stop/scale...)."""
+
+    __tablename__ = "operations"
+
+    id: Mapped[str] = mapped_column(String(36), primary_key=True)
+    account_id: Mapped[int] = mapped_column(ForeignKey("accounts.id", ondelete="CASCADE"))
+    status: Mapped[str] = mapped_column(String(20))  # InProgress | Succeeded | Failed
+    target: Mapped[str] = mapped_column(String(500))
+    error: Mapped[dict[str, Any]] = mapped_column(default=dict)
+    created_at: Mapped[datetime]
+    finished_at: Mapped[datetime | None] = mapped_column(nullable=True)

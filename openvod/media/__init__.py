@@ -1,0 +1,1 @@
+"""Pure media library: bytes in, bytes/str out. No files, sockets, subprocesses or asyncio."""

@@ -1,0 +1,1 @@
+"""Resource logic below HTTP: validation, persistence and the rules of each AMS resource."""

@@ -1,0 +1,125 @@
+"""Media services accounts: the tenant boundary of every other resource."""
+
+from __future__ import annotations
+
+import uuid
+from typing import Any
+
+from sqlalchemy import select
+from sqlalchemy.orm import Session
+
+from openvod.clock import utcnow
+from openvod.db.models import Account
+from openvod.errors import InvalidRequestError
+from openvod.services import endpoints
+from openvod.services.arm import envelope, page
+from openvod.services.names import check_account_name
+from openvod.services.repository import account_ref
+
+ACCOUNT_TYPE = "Microsoft.Media/mediaservices"
+
+
+def create_or_update(
+    session: Session,
+    subscription_id: str,
+    resource_group: str,
+    name: str,
+    body: dict[str, Any],
+    *,
+    storage_account_name: str,
+) -> tuple[Account, bool]:
+    """Create or update an account; returns (row, created).
+
+    A new account gets the ``default`` streaming endpoint (Stopped), as AMS did.
+    """
+    check_account_name(name)
+    location = body.get("location")
+    if location is not None and not isinstance(location, str):
+        raise InvalidRequestError("The account 'location' must be a string.")
+    props = body.get("properties") or {}
+    if not isinstance(props, dict):
+        raise InvalidRequestError("The account 'properties' must be an object.")
+    row = session.scalar(select(Account).where(Account.name_key == name.lower()))
+    now = utcnow()
+    created = row is None
+    if row is None:
+        row = Account(
+            name=name,
+            name_key=name.lower(),
+            subscription_id=subscription_id,
+            resource_group=resource_group,
+            location=location or "local",
+            media_service_id=str(uuid.uuid4()),
+            created_at=now,
+            modified_at=now,
+        )
+        session.add(row)
+    elif (
+        row.subscription_id.lower() != subscription_id.lower()
+        or row.resource_group.lower() != resource_group.lower()
+    ):
+        raise InvalidRequestError(
+            f"The account name '{name}' is already taken in another resource group.",
+            code="MediaServiceAccountNameNotAvailable",
+        )
+    if location:
+        row.location = location
+    row.tags = dict(body.get("tags") or {})
+    row.properties = _stored_properties(props, storage_account_name)
+    row.modified_at = now
+    session.flush()
+    if created:
+        endpoints.create_default(session, account_ref(row))
+    return row, created
+
+
+def _stored_properties(props: dict[str, Any], storage_account_name: str) -> dict[str, Any]:
+    storage = props.get("storageAccounts") or [
+        {"id": f"/local/storageAccounts/{storage_account_name}", "type": "Primary"}
+    ]
+    if not isinstance(storage, list):
+        raise InvalidRequestError("'properties.storageAccounts' must be a list.")
+    return {
+        "storageAccounts": storage,
+        "storageAuthentication": props.get("storageAuthentication", "System"),
+        "publicNetworkAccess": props.get("publicNetworkAccess", "Enabled"),
+        "minimumTlsVersion": props.get("minimumTlsVersion", "Tls12"),
+    }
+
+
+def to_arm(row: Account) -> dict[str, Any]:
+    """The account as the SDK's MediaService model reads it."""
+    ref = account_ref(row)
+    props = dict(row.properties)
+    props.update(
+        {
+            "mediaServiceId": row.media_service_id,
+            "encryption": {"type": "SystemKey"},
+            "keyDelivery": {"accessControl": {"defaultAction": "Allow"}},
+            "provisioningState": "Succeeded",
+            "privateEndpointConnections": [],
+        }
+    )
+    return envelope(
+        arm_id=ref.arm_id,
+        name=row.name,
+        type_=ACCOUNT_TYPE,
+        properties=props,
+        created=row.created_at,
+        modified=row.modified_at,
+        extra={"location": row.location, "tags": row.tags},
+    )
+
+
+def list_accounts(
+    session: Session, subscription_id: str, resource_group: str | None
+) -> dict[str, Any]:
+    """Accounts of a subscription, optionally of one resource group."""
+    rows = session.scalars(select(Account).order_by(Account.created_at)).all()
+    values = [
+        to_arm(r)
+        for r in rows
+        if r.subscription_id.lower() == subscription_id.lower()
+        and (resource_group is None or r.resource_group.lower() == resource_group.lower())
+    ]
+    return page(values)

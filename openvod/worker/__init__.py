@@ -1,0 +1,1 @@
+"""The job worker: claims queued jobs and runs their encodes."""
