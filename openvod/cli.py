@@ -70,8 +70,10 @@ def serve(
                          public_url=public_url, tls=tls or None,
                          run_worker=False if no_worker else None)
     ctx = open_context(settings)
-    console.print(f"openvod serving {settings.resolved_public_url} "
-                  f"(blobs: {settings.resolved_blob_public_url}, data: {settings.resolved_data_dir})")
+    console.print(
+        f"openvod serving {settings.resolved_public_url} (blobs: "
+        f"{settings.resolved_blob_public_url}, data: {settings.resolved_data_dir})"
+    )
     OpenvodServer(ctx).run()
 
 
@@ -168,8 +170,9 @@ def upload(
     file: Annotated[Path, typer.Argument(exists=True, dir_okay=False, readable=True)],
     asset: Annotated[str | None, typer.Option(help="Asset name (default from file).")] = None,
     preset: Annotated[str, typer.Option(help="Built-in preset.")] = "AdaptiveStreaming",
-    publish: Annotated[str | None, typer.Option(help="Streaming policy to publish with, "
-                                                "e.g. Predefined_DownloadAndClearStreaming")] = None,
+    publish: Annotated[str | None, typer.Option(
+        help="Streaming policy to publish with, e.g. Predefined_DownloadAndClearStreaming"
+    )] = None,
     server: Server = "http://127.0.0.1:8080",
     token: Token = None,
     account: Account = api.DEFAULT_ACCOUNT,

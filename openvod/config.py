@@ -1,4 +1,4 @@
-"""Settings: one typed object per process, from ``OPENVOD_*`` variables and an optional TOML file."""
+"""Settings: one typed object per process, from ``OPENVOD_*`` variables and a TOML file."""
 
 from __future__ import annotations
 

@@ -11,6 +11,7 @@ import uvicorn
 from openvod.api.app import create_api_app
 from openvod.blob.app import create_blob_app
 from openvod.context import Context
+from openvod.origin.app import create_origin_app, create_root_app
 from openvod.tls import ensure_dev_certificate
 from openvod.worker.runner import Worker
 
@@ -25,6 +26,7 @@ class Server:
         self.stop_event = threading.Event()
         self.api_app = create_api_app(ctx)
         self.api_app.state.ready = False
+        self.root_app = create_root_app(self.api_app, create_origin_app(ctx))
         self.blob_app = create_blob_app(
             ctx.store,
             account_name=ctx.settings.storage_account_name,
@@ -42,7 +44,7 @@ class Server:
                 cert, key = ensure_dev_certificate(s.resolved_data_dir / "tls", s.host)
             kwargs = {"ssl_certfile": str(cert), "ssl_keyfile": str(key)}
         return uvicorn.Config(
-            self.api_app, host=s.host, port=s.port, log_level=s.log_level.lower(),
+            self.root_app, host=s.host, port=s.port, log_level=s.log_level.lower(),
             access_log=False, lifespan="off", **kwargs,  # type: ignore[arg-type]
         )
 
@@ -67,8 +69,6 @@ class Server:
 
     async def _serve(self) -> None:
         self._servers = [uvicorn.Server(self._api_config()), uvicorn.Server(self._blob_config())]
-        for server in self._servers:
-            server.install_signal_handlers = lambda: None  # type: ignore[method-assign]
         tasks = [asyncio.create_task(s.serve()) for s in self._servers]
         while not all(s.started for s in self._servers):
             if any(t.done() for t in tasks):

@@ -13,7 +13,6 @@ SAS cannot create or delete them.
 from __future__ import annotations
 
 import base64
-import binascii
 import logging
 import uuid
 from collections.abc import Callable
@@ -30,6 +29,14 @@ from starlette.types import Receive, Scope, Send
 from openvod.blob.body import ClientGone, RequestBody
 from openvod.blob.conditions import check_conditions
 from openvod.blob.errors import BlobServiceError, azure_error
+from openvod.blob.params import (
+    MAX_LIST_RESULTS,
+    check_length,
+    parse_block_id,
+    parse_max_results,
+    parse_md5_header,
+    pick_range_header,
+)
 from openvod.blob.responses import FileRangeResponse, blob_headers, written_headers
 from openvod.blob.urls import parse_query, parse_range, split_path
 from openvod.blob.xml import build_blob_list, build_error, page_listing, parse_block_list
@@ -45,7 +52,6 @@ MAX_BLOCK_BYTES = 100 * 1024 * 1024  # a block is held in memory; the SDK sends 
 MAX_BLOCK_LIST_BYTES = 8 * 1024 * 1024  # room for Azure's 50,000 blocks
 MAX_DRAIN_BYTES = 16 * 1024 * 1024  # read this much of a refused upload before closing
 MAX_RANGE_MD5_BYTES = 4 * 1024 * 1024  # Azure's limit for x-ms-range-get-content-md5
-MAX_LIST_RESULTS = 5000
 
 T = TypeVar("T")
 
@@ -230,9 +236,9 @@ class BlobApp:
         if blob_type != "BlockBlob":
             code = "InvalidHeaderValue" if blob_type else "MissingRequiredHeader"
             raise BlobServiceError(400, code, "Only x-ms-blob-type: BlockBlob is supported.")
-        _check_length(call.headers, MAX_PUT_BLOB_BYTES)
-        transactional = _md5_header(call.headers, "content-md5")
-        stored = _md5_header(call.headers, "x-ms-blob-content-md5")
+        check_length(call.headers, MAX_PUT_BLOB_BYTES)
+        transactional = parse_md5_header(call.headers, "content-md5")
+        stored = parse_md5_header(call.headers, "x-ms-blob-content-md5")
         if transactional and stored and transactional != stored:
             raise BlobServiceError(
                 400, "Md5Mismatch", "Content-MD5 and x-ms-blob-content-md5 differ."
@@ -257,9 +263,9 @@ class BlobApp:
         self._authenticate(call, blob_scope=True)
         granted = call.query.get("sp", "")
         check_permission(call.query, "c" if "c" in granted and "w" not in granted else "w")
-        block_id = _block_id(call.query.get("blockid", ""))
-        _check_length(call.headers, MAX_BLOCK_BYTES)
-        expected_md5 = _md5_header(call.headers, "content-md5")
+        block_id = parse_block_id(call.query.get("blockid", ""))
+        check_length(call.headers, MAX_BLOCK_BYTES)
+        expected_md5 = parse_md5_header(call.headers, "content-md5")
         data = await call.body.read(MAX_BLOCK_BYTES)
         if expected_md5 is not None and expected_md5 != md5_of(data):
             raise BlobServiceError(400, "Md5Mismatch", "The block's Content-MD5 does not match.")
@@ -273,7 +279,7 @@ class BlobApp:
         assert call.blob is not None
         self._authenticate(call, blob_scope=True)
         self._authorize_write(call, await self._existing(call))
-        _check_length(call.headers, MAX_BLOCK_LIST_BYTES)
+        check_length(call.headers, MAX_BLOCK_LIST_BYTES)
         block_list = await call.body.read(MAX_BLOCK_LIST_BYTES)
         entries = parse_block_list(block_list)
         info = await _run(
@@ -282,7 +288,7 @@ class BlobApp:
             call.blob,
             [block_id for _, block_id in entries],
             call.headers.get("x-ms-blob-content-type"),
-            _md5_header(call.headers, "x-ms-blob-content-md5"),
+            parse_md5_header(call.headers, "x-ms-blob-content-md5"),
         )
         headers = written_headers(info)
         # Here Content-MD5 is that of the request body (the block list), as Azure answers.
@@ -331,7 +337,7 @@ class BlobApp:
         check_conditions(call.headers, info, write=False)
         headers = blob_headers(info)
         first, last, status = 0, info.size_bytes - 1, 200
-        range_header = _range_header(call.headers, info.size_bytes)
+        range_header = pick_range_header(call.headers, info.size_bytes)
         if range_header:
             first, last = parse_range(range_header, info.size_bytes)
             status = 206
@@ -356,7 +362,7 @@ class BlobApp:
         prefix = call.query.get("prefix", "")
         delimiter = call.query.get("delimiter", "")
         marker = call.query.get("marker", "")
-        max_results = _max_results(call.query.get("maxresults"))
+        max_results = parse_max_results(call.query.get("maxresults"))
         blobs = await _run(self.store.list_blobs, call.container, prefix)
         page = page_listing(blobs, prefix, delimiter, marker, max_results or MAX_LIST_RESULTS)
         host = call.headers.get("host", "localhost")
@@ -414,78 +420,6 @@ async def _error_response(method: str, body: RequestBody, exc: OpenvodError) -> 
         headers=headers,
         media_type="application/xml",
     )
-
-
-def _check_length(headers: Headers, limit_bytes: int) -> None:
-    declared = headers.get("content-length")
-    if declared is not None and declared.isdigit() and int(declared) > limit_bytes:
-        raise BlobServiceError(
-            413, "RequestBodyTooLarge", f"The request body exceeds {limit_bytes} bytes."
-        )
-
-
-def _md5_header(headers: Headers, name: str) -> bytes | None:
-    text = headers.get(name)
-    if not text:
-        return None
-    try:
-        digest = base64.b64decode(text, validate=True)
-    except binascii.Error:
-        digest = b""
-    if len(digest) != 16:
-        raise BlobServiceError(
-            400,
-            "InvalidMd5",
-            "The MD5 value specified in the request is invalid. "
-            "The MD5 value must be 128 bits and Base64-encoded.",
-        )
-    return digest
-
-
-def _block_id(text: str) -> str:
-    """A block id must be base64 of at most 64 bytes (Azure's rule)."""
-    try:
-        raw = base64.b64decode(text, validate=True)
-    except binascii.Error:
-        raw = b""
-    if not text or not raw or len(raw) > 64:
-        raise BlobServiceError(
-            400,
-            "InvalidQueryParameterValue",
-            "Value for one of the query parameters specified in the request URI is invalid "
-            "(blockid must be base64 of 1-64 bytes).",
-        )
-    return text
-
-
-def _max_results(text: str | None) -> int | None:
-    if text is None:
-        return None
-    if not text.isdigit():
-        raise BlobServiceError(
-            400, "InvalidQueryParameterValue", f"maxresults must be a number: {text!r}"
-        )
-    value = int(text)
-    if not 1 <= value <= MAX_LIST_RESULTS:
-        raise BlobServiceError(
-            400, "OutOfRangeQueryParameterValue", f"maxresults must be 1-{MAX_LIST_RESULTS}."
-        )
-    return value
-
-
-def _range_header(headers: Headers, size_bytes: int) -> str | None:
-    """``x-ms-range`` (strict), else a well-formed ``Range`` (a malformed one is ignored)."""
-    if "x-ms-range" in headers:
-        return headers["x-ms-range"]
-    candidate = headers.get("range")
-    if not candidate:
-        return None
-    try:
-        parse_range(candidate, size_bytes)
-    except BlobServiceError as exc:
-        if exc.status == 400:
-            return None
-    return candidate
 
 
 def _read_at(handle: BinaryIO, offset: int, length: int) -> bytes:

@@ -123,3 +123,11 @@ def list_accounts(
         and (resource_group is None or r.resource_group.lower() == resource_group.lower())
     ]
     return page(values)
+
+
+def select_account(session: Session, account_id: int) -> Account:
+    """An account row by its primary key."""
+    row = session.get(Account, account_id)
+    if row is None:
+        raise LookupError(f"account {account_id} not found")
+    return row

@@ -113,7 +113,7 @@ def _content_keys(
 ) -> list[dict[str, Any]]:
     """One content key per encryption scheme of the policy (none for clear policies)."""
     given = {k.get("labelReferenceInStreamingPolicy", ""): k for k in (requested or [])}
-    keys = []
+    keys: list[dict[str, Any]] = []
     for scheme, key_type in _KEY_TYPES.items():
         if scheme not in policy:
             continue

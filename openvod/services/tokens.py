@@ -30,4 +30,5 @@ def is_valid(session: Session, token: str) -> bool:
     """Whether a presented token is one that was issued."""
     if not token or len(token) > 200:
         return False
-    return session.scalar(select(ApiToken.id).where(ApiToken.token_hash == _hash(token))) is not None
+    found = session.scalar(select(ApiToken.id).where(ApiToken.token_hash == _hash(token)))
+    return found is not None

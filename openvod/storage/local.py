@@ -139,19 +139,29 @@ class LocalBlobStore:
             raise
         return Path(name), digest.digest()
 
+    @staticmethod
+    def _make_parent(dest: Path) -> None:
+        """Create ``dest``'s folders; a blob where a folder must go is a ConflictError."""
+        try:
+            dest.parent.mkdir(parents=True, exist_ok=True)
+        except (NotADirectoryError, FileExistsError) as exc:
+            raise ConflictError(
+                f"{dest.name!r} would sit under a blob of the same name as its folder"
+            ) from exc
+        if dest.parent.resolve() != dest.parent:
+            raise StorageError(f"{dest.parent} is reached through a symlink")
+
     def _replace_into(self, src: Path, dest: Path) -> None:
         """``os.replace`` after creating parents; retried if a parent is pruned meanwhile."""
         for attempt in range(3):
+            self._make_parent(dest)
             try:
-                dest.parent.mkdir(parents=True, exist_ok=True)
-                if dest.parent.resolve() != dest.parent:
-                    raise StorageError(f"{dest.parent} is reached through a symlink")
                 os.replace(src, dest)
                 return
             except FileNotFoundError:
                 if attempt == 2:
                     raise
-            except (NotADirectoryError, FileExistsError, IsADirectoryError) as exc:
+            except (NotADirectoryError, IsADirectoryError) as exc:
                 raise ConflictError(
                     f"{dest.name!r} clashes with a blob or virtual folder of the same name"
                 ) from exc
@@ -170,6 +180,7 @@ class LocalBlobStore:
             final = self._blob_path(container, name)
             if final.is_dir():
                 raise ConflictError(f"{name!r} is a virtual folder holding other blobs")
+            self._make_parent(final)  # fail on a file/folder clash before the sidecar moves
             st = os.stat(data_file)
             meta = {
                 "name": name,

@@ -7,9 +7,9 @@ is a compare-and-set UPDATE that only one worker can win.
 
 from __future__ import annotations
 
-from datetime import timedelta
+from datetime import datetime, timedelta
 
-from sqlalchemy import or_, select, update
+from sqlalchemy import ColumnElement, or_, select, update
 from sqlalchemy.orm import Session
 
 from openvod.clock import iso, utcnow
@@ -18,10 +18,10 @@ from openvod.db.models import Job
 RUNNING_STATES = ("Scheduled", "Processing", "Canceling")
 
 
-def _claimable(now_expr: object) -> object:
+def _claimable(now: datetime) -> ColumnElement[bool]:
     return or_(
         Job.state == "Queued",
-        (Job.state.in_(RUNNING_STATES)) & (Job.lease_expires_at < now_expr),
+        (Job.state.in_(RUNNING_STATES)) & (Job.lease_expires_at < now),
     )
 
 

@@ -203,6 +203,8 @@ class Worker:
         beat.output_index, beat.progress = index, 0.0
         out_dir = work / f"output-{index}"
         out_dir.mkdir()
+        scratch = work / f"scratch-{index}"
+        scratch.mkdir()
 
         def on_progress(percent: float) -> None:
             beat.progress = max(0.0, min(100.0, percent))
@@ -211,7 +213,7 @@ class Worker:
             files = encode(
                 [InputFile(i.path, i.start_seconds, i.end_seconds) for i in inputs],
                 preset, out_dir, basename=inputs[0].path.stem, on_progress=on_progress,
-                cancel=beat.cancel, work_dir=work / f"scratch-{index}",
+                cancel=beat.cancel, work_dir=scratch,
             )
             if beat.lost.is_set():
                 raise JobCanceledError("the lease was lost")

@@ -1,0 +1,336 @@
+"""The streaming endpoint's ASGI app: dynamic packaging and progressive download.
+
+URLs (as AMS served them)::
+
+    /{locatorId}/{name}.ism/manifest(...)               Smooth, HLS master, DASH MPD
+    /{locatorId}/{name}.ism/QualityLevels(b)/...        HLS playlists, segments, fragments
+    /{locatorId}/{file}                                  progressive download
+
+Every request resolves the locator through :class:`PublishingResolver` (no
+database query while its answer is cached), finds the asset's
+:class:`LoadedAsset` in memory, and answers from the response cache or
+builds the segment with a couple of preads. Raw ASGI: no framework objects on
+the hot path. All errors become statuses through :mod:`openvod.origin.errors`.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import logging
+from collections.abc import Iterable
+from dataclasses import dataclass
+from urllib.parse import unquote_to_bytes
+
+import anyio.to_thread
+from starlette.types import ASGIApp, Message, Receive, Scope, Send
+
+from openvod.context import Context
+from openvod.errors import NotFoundError
+from openvod.media.dash import build_mpd
+from openvod.media.hls import build_master_playlist, build_media_playlist
+from openvod.media.presentation import find_rendition
+from openvod.media.smooth import build_smooth_manifest
+from openvod.media.urls import (
+    DASH_FORMATS,
+    FragmentRequest,
+    ManifestOptions,
+    ManifestRequest,
+    PlaylistRequest,
+    StreamingRequest,
+    format_streaming_path,
+    parse_streaming_path,
+)
+from openvod.origin.assets import AssetCache, AssetLoader, LoadedAsset
+from openvod.origin.cache import ByteLruCache, CachedResponse
+from openvod.origin.download import serve_download
+from openvod.origin.errors import MalformedUrlError, NotPublishedError
+from openvod.origin.publishing import Protocol, PublishingResolver, parse_locator_id
+from openvod.origin.responses import (
+    CORS_HEADERS,
+    HeaderList,
+    none_match,
+    preflight_headers,
+    request_headers,
+    send_error,
+    send_method_not_allowed,
+    send_response,
+)
+from openvod.origin.segments import build_fragment_body
+
+log = logging.getLogger(__name__)
+
+DEFAULT_CACHE_BYTES = 256 * 1024 * 1024
+DEFAULT_MANIFEST_MAX_AGE_SECONDS = 2
+SEGMENT_CACHE_CONTROL = b"public, max-age=31536000, immutable"
+API_PATHS = frozenset(
+    {"/subscriptions", "/healthz", "/docs", "/docs/oauth2-redirect", "/openapi.json", "/redoc"}
+)
+API_PREFIXES = ("/subscriptions/",)
+_HLS = b"application/vnd.apple.mpegurl"
+_DASH = b"application/dash+xml"
+_SMOOTH = b"text/xml; charset=utf-8"
+
+
+@dataclass(frozen=True)
+class OriginPath:
+    """A request path split at the locator: ``streaming`` names ``{name}.ism/{tail}``."""
+
+    locator_id: str
+    segments: tuple[str, ...]  # percent-decoded, after the locator
+
+    @property
+    def is_streaming(self) -> bool:
+        """True for ``{name}.ism/...`` (with something after the .ism)."""
+        return len(self.segments) >= 2 and self.segments[0].lower().endswith(".ism")
+
+
+def split_path(raw_path: bytes) -> OriginPath:
+    """Validate and decode a raw request path; NotFoundError for anything unsafe or foreign.
+
+    Refused: encoded slashes or backslashes (``%2F``, ``%5C``), empty, '.'
+    and '..' segments (also percent-encoded), bytes that are not UTF-8, and a
+    first segment that is not a locator GUID.
+    """
+    lowered = raw_path.lower()
+    if b"%2f" in lowered or b"%5c" in lowered or b"\\" in raw_path:
+        raise NotFoundError("Encoded slashes are not allowed.")
+    parts = raw_path.split(b"/")
+    if len(parts) < 3 or parts[0] != b"":
+        raise NotFoundError("Not a streaming URL.")
+    try:
+        segments = [unquote_to_bytes(p).decode("utf-8") for p in parts[1:]]
+    except UnicodeDecodeError:
+        raise NotFoundError("Not a streaming URL.") from None
+    if any(s in ("", ".", "..") for s in segments):
+        raise NotFoundError("Not a streaming URL.")
+    locator_id = parse_locator_id(segments[0])
+    if locator_id is None:
+        raise NotFoundError("Unknown streaming locator.")
+    return OriginPath(locator_id, tuple(segments[1:]))
+
+
+def protocol_of(request: StreamingRequest) -> Protocol:
+    """The policy protocol a streaming request needs."""
+    fmt = request.format
+    if fmt == "smooth":
+        return "smoothStreaming"
+    return "dash" if fmt in DASH_FORMATS else "hls"
+
+
+def check_options(options: ManifestOptions) -> None:
+    """Refuse what is not served yet: encrypted variants and dynamic filters (404)."""
+    if options.encryption is not None:
+        raise NotPublishedError("Encrypted delivery is not available.")
+    if options.filters:
+        raise NotFoundError("Unknown filter.")
+
+
+def strong_etag(version: str, key: str) -> bytes:
+    """A strong validator for a response that is a pure function of (asset version, URL)."""
+    digest = hashlib.blake2b(f"{version}|{key}".encode(), digest_size=12).hexdigest()
+    return f'"{digest}"'.encode()
+
+
+def build_manifest(asset: LoadedAsset, request: ManifestRequest | PlaylistRequest) -> bytes:
+    """The text of a manifest or media playlist (the builders memoise it)."""
+    p = asset.presentation
+    if isinstance(request, PlaylistRequest):
+        rendition = find_rendition(p, request.bitrate, request.track)
+        if rendition is None:
+            raise NotFoundError("No such rendition.")
+        text = build_media_playlist(
+            p, rendition, request.format, keyframes=request.keyframes, options=request.options
+        )
+    elif request.format == "smooth":
+        text = build_smooth_manifest(p, request.options)
+    elif request.format in DASH_FORMATS:
+        text = build_mpd(p, request.format, request.options)  # type: ignore[arg-type]
+    else:
+        text = build_master_playlist(p, request.format, request.options)  # type: ignore[arg-type]
+    return text.encode("utf-8")
+
+
+def manifest_type(request: ManifestRequest | PlaylistRequest) -> bytes:
+    """The media type of a manifest."""
+    if request.format == "smooth":
+        return _SMOOTH
+    return _DASH if request.format in DASH_FORMATS else _HLS
+
+
+class OriginApp:
+    """The raw ASGI streaming endpoint."""
+
+    def __init__(self, ctx: Context, *, cache_bytes: int | None = None) -> None:
+        settings = ctx.settings
+        if cache_bytes is None:
+            cache_bytes = int(getattr(settings, "origin_cache_bytes", DEFAULT_CACHE_BYTES))
+        self.store = ctx.store
+        self.publishing = PublishingResolver.for_sessions(ctx.session)
+        self.assets = AssetCache(AssetLoader(ctx.store))
+        self.responses: ByteLruCache[tuple[str, str]] = ByteLruCache(cache_bytes)
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        if scope["type"] == "lifespan":
+            await _lifespan(receive, send)
+            return
+        if scope["type"] != "http":
+            return
+        method = scope["method"]
+        headers = request_headers(scope)
+        if method == "OPTIONS":
+            await send_response(send, 204, preflight_headers(headers))
+            return
+        if method not in ("GET", "HEAD"):
+            await send_method_not_allowed(send)
+            return
+        started = False
+
+        async def tracking_send(message: Message) -> None:
+            nonlocal started
+            started = True
+            await send(message)
+
+        try:
+            await self._dispatch(scope, headers, tracking_send)
+        except Exception as exc:  # noqa: BLE001 - every error becomes a status, once
+            if started:
+                log.warning("origin response failed after it started: %r", exc)
+                raise
+            await send_error(send, exc, head_only=method == "HEAD")
+
+    async def _dispatch(self, scope: Scope, headers: dict[bytes, bytes], send: Send) -> None:
+        path = split_path(scope.get("raw_path") or scope["path"].encode("utf-8"))
+        if not path.is_streaming:
+            publication = await self.publishing.resolve(path.locator_id, "download")
+            await serve_download(
+                self.store, publication.container, "/".join(path.segments), scope, send,
+                headers=headers, max_age_seconds=publication.max_cache_age_seconds,
+            )
+            return
+        tail = "/".join(path.segments[1:])
+        try:
+            request = parse_streaming_path(tail)
+        except ValueError as exc:
+            raise MalformedUrlError(str(exc)) from exc
+        check_options(request.options)
+        publication = await self.publishing.resolve(path.locator_id, protocol_of(request))
+        asset = await self.assets.get(publication.container, path.segments[0][:-4])
+        head_only = scope["method"] == "HEAD"
+        if isinstance(request, FragmentRequest):
+            await self._send_fragment(asset, request, tail, headers, send, head_only)
+            return
+        max_age = publication.max_cache_age_seconds
+        if max_age is None:
+            max_age = DEFAULT_MANIFEST_MAX_AGE_SECONDS
+        await self._send_manifest(asset, request, max_age, headers, send, head_only)
+
+    async def _send_fragment(
+        self,
+        asset: LoadedAsset,
+        request: FragmentRequest,
+        tail: str,
+        headers: dict[bytes, bytes],
+        send: Send,
+        head_only: bool,
+    ) -> None:
+        key = (asset.version, tail)
+        entry = self.responses.get(key)
+        if entry is None:
+            if asset.all_local:
+                body = build_fragment_body(asset, request)
+            else:
+                body = await anyio.to_thread.run_sync(build_fragment_body, asset, request)
+            entry = CachedResponse(body.data, body.content_type, strong_etag(*key))
+            if self.responses.enabled:
+                self.responses.put(key, entry)
+        await _send_entry(send, entry, SEGMENT_CACHE_CONTROL, headers, head_only)
+
+    async def _send_manifest(
+        self,
+        asset: LoadedAsset,
+        request: ManifestRequest | PlaylistRequest,
+        max_age_seconds: int,
+        headers: dict[bytes, bytes],
+        send: Send,
+        head_only: bool,
+    ) -> None:
+        canonical = format_streaming_path(request)
+        memo_key = ("manifest", canonical)
+        entry = asset.memo.get(memo_key)
+        if entry is None:
+            body = build_manifest(asset, request)
+            etag = strong_etag(asset.version, canonical)
+            entry = CachedResponse(body, manifest_type(request), etag)
+            asset.memo[memo_key] = entry
+        cache_control = f"public, max-age={max_age_seconds}".encode()
+        await _send_entry(send, entry, cache_control, headers, head_only)
+
+
+async def _send_entry(
+    send: Send,
+    entry: CachedResponse,
+    cache_control: bytes,
+    headers: dict[bytes, bytes],
+    head_only: bool,
+) -> None:
+    """A cached body with its validators; 304 when the client already has it."""
+    common: HeaderList = [
+        *CORS_HEADERS,
+        (b"etag", entry.etag),
+        (b"cache-control", cache_control),
+    ]
+    if_none_match = headers.get(b"if-none-match")
+    if if_none_match is not None and none_match(if_none_match, entry.etag):
+        await send_response(send, 304, common)
+        return
+    common.append((b"content-type", entry.content_type))
+    common.append((b"content-length", str(len(entry.body)).encode()))
+    await send_response(send, 200, common, entry.body, head_only=head_only)
+
+
+async def _lifespan(receive: Receive, send: Send) -> None:
+    """Acknowledge startup and shutdown (the origin holds no resources to set up)."""
+    while True:
+        message = await receive()
+        if message["type"] == "lifespan.startup":
+            await send({"type": "lifespan.startup.complete"})
+        elif message["type"] == "lifespan.shutdown":
+            await send({"type": "lifespan.shutdown.complete"})
+            return
+
+
+def create_origin_app(ctx: Context, *, cache_bytes: int | None = None) -> OriginApp:
+    """The streaming endpoint over a context.
+
+    ``cache_bytes`` (default: setting ``origin_cache_bytes``, else 256 MiB)
+    bounds the in-memory cache of built segments; 0 turns it off.
+    """
+    return OriginApp(ctx, cache_bytes=cache_bytes)
+
+
+def is_api_path(path: str, prefixes: Iterable[str] = API_PREFIXES) -> bool:
+    """Whether a path belongs to the management API rather than the origin."""
+    return path in API_PATHS or path.lower().startswith(tuple(prefixes))
+
+
+class RootApp:
+    """One listener for both apps: ARM paths, /healthz and the docs go to the API, the rest
+    to the origin. Lifespan and websocket events go to the API."""
+
+    def __init__(self, api_app: ASGIApp, origin_app: ASGIApp) -> None:
+        self.api = api_app
+        self.origin = origin_app
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        if scope["type"] == "http" and not is_api_path(scope["path"]):
+            await self.origin(scope, receive, send)
+        else:
+            await self.api(scope, receive, send)
+
+
+def create_root_app(api_app: ASGIApp, origin_app: ASGIApp) -> RootApp:
+    """The dispatcher that serves the management API and the origin on one port."""
+    return RootApp(api_app, origin_app)
+
+
+__all__ = ["OriginApp", "RootApp", "create_origin_app", "create_root_app", "is_api_path", "split_path"]

@@ -1,0 +1,121 @@
+"""Small in-process caches for the origin's hot path.
+
+- :class:`ByteLruCache`: responses (segments, init segments, manifests) bounded
+  by their total size in bytes; a zero budget turns it off.
+- :class:`TtlCache`: values that may be a little stale (publishing lookups,
+  blob listings), bounded by entry count.
+
+Both are used from the event loop only, so they need no locks.
+"""
+
+from __future__ import annotations
+
+import time
+from collections import OrderedDict
+from collections.abc import Hashable
+from dataclasses import dataclass
+from typing import Generic, TypeVar
+
+K = TypeVar("K", bound=Hashable)
+V = TypeVar("V")
+
+
+@dataclass(frozen=True)
+class CachedResponse:
+    """A finished response body with the headers that depend on it."""
+
+    body: bytes
+    content_type: bytes
+    etag: bytes
+
+    @property
+    def size_bytes(self) -> int:
+        """What the entry costs against the byte budget (body plus a fixed overhead)."""
+        return len(self.body) + 256
+
+
+class ByteLruCache(Generic[K]):
+    """Least-recently-used :class:`CachedResponse` entries within ``max_bytes``."""
+
+    def __init__(self, max_bytes: int) -> None:
+        self.max_bytes = max(0, max_bytes)
+        self._entries: OrderedDict[K, CachedResponse] = OrderedDict()
+        self._size_bytes = 0
+        self.hits = 0
+        self.misses = 0
+
+    @property
+    def enabled(self) -> bool:
+        """Whether anything is ever kept."""
+        return self.max_bytes > 0
+
+    @property
+    def size_bytes(self) -> int:
+        """Bytes currently held."""
+        return self._size_bytes
+
+    def __len__(self) -> int:
+        return len(self._entries)
+
+    def get(self, key: K) -> CachedResponse | None:
+        """The entry for ``key`` (now the most recently used), or None."""
+        entry = self._entries.get(key)
+        if entry is None:
+            self.misses += 1
+            return None
+        self._entries.move_to_end(key)
+        self.hits += 1
+        return entry
+
+    def put(self, key: K, entry: CachedResponse) -> None:
+        """Keep ``entry``, evicting the least recently used ones to stay in budget.
+
+        An entry larger than a quarter of the budget is not kept: one huge
+        response must not flush every hot segment.
+        """
+        if entry.size_bytes > self.max_bytes // 4:
+            return
+        old = self._entries.pop(key, None)
+        if old is not None:
+            self._size_bytes -= old.size_bytes
+        self._entries[key] = entry
+        self._size_bytes += entry.size_bytes
+        while self._size_bytes > self.max_bytes:
+            _, evicted = self._entries.popitem(last=False)
+            self._size_bytes -= evicted.size_bytes
+
+    def clear(self) -> None:
+        """Drop everything."""
+        self._entries.clear()
+        self._size_bytes = 0
+
+
+class TtlCache(Generic[K, V]):
+    """Values that expire ``ttl_seconds`` after they were stored; at most ``max_entries``."""
+
+    def __init__(self, ttl_seconds: float, max_entries: int = 10_000) -> None:
+        self.ttl_seconds = ttl_seconds
+        self.max_entries = max_entries
+        self._entries: OrderedDict[K, tuple[float, V]] = OrderedDict()
+
+    def get(self, key: K) -> V | None:
+        """The value if stored less than ``ttl_seconds`` ago, else None."""
+        item = self._entries.get(key)
+        if item is None:
+            return None
+        expires_at, value = item
+        if time.monotonic() >= expires_at:
+            del self._entries[key]
+            return None
+        return value
+
+    def put(self, key: K, value: V) -> None:
+        """Store ``value``; the oldest entries go when the cache is full."""
+        self._entries.pop(key, None)
+        self._entries[key] = (time.monotonic() + self.ttl_seconds, value)
+        while len(self._entries) > self.max_entries:
+            self._entries.popitem(last=False)
+
+    def clear(self) -> None:
+        """Drop everything."""
+        self._entries.clear()

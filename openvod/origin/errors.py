@@ -1,0 +1,77 @@
+"""The origin's errors and the ONE table mapping domain errors to HTTP statuses.
+
+Every failure of a streaming or download request is a domain exception;
+:func:`status_for` is the only place that decides its HTTP status. Error
+bodies are short plain text: players and CDNs read the status, not the body.
+
+Errors specific to the origin::
+
+    NotFoundError
+    └── NotPublishedError            -> 404 (endpoint stopped, locator outside its window,
+                                             protocol not enabled by the policy)
+    InvalidRequestError
+    ├── MalformedUrlError            -> 400 (a segment or manifest URL that does not parse)
+    └── RangeNotSatisfiableError     -> 416 (carries the file size for Content-Range)
+"""
+
+from __future__ import annotations
+
+import logging
+
+from openvod import errors
+
+log = logging.getLogger(__name__)
+
+
+class NotPublishedError(errors.NotFoundError):
+    """The content exists but is not published for this request (answered like a 404)."""
+
+
+class MalformedUrlError(errors.InvalidRequestError):
+    """A streaming URL that the origin cannot parse."""
+
+
+class RangeNotSatisfiableError(errors.InvalidRequestError):
+    """A Range header none of whose ranges overlaps the file."""
+
+    def __init__(self, size_bytes: int) -> None:
+        super().__init__(f"range not satisfiable for a file of {size_bytes} bytes")
+        self.size_bytes = size_bytes
+
+
+# First match wins: subclasses before their bases.
+STATUS_BY_ERROR: tuple[tuple[type[BaseException], int], ...] = (
+    (RangeNotSatisfiableError, 416),
+    (errors.InvalidNameError, 404),  # names that could escape the container: nothing there
+    (errors.NotFoundError, 404),
+    (FileNotFoundError, 404),
+    (errors.InvalidRequestError, 400),
+    (errors.AuthenticationError, 401),
+    (errors.AuthorizationError, 403),
+    (errors.MediaError, 500),  # stored media the origin cannot package: the server's problem
+)
+
+
+def status_for(exc: BaseException) -> int:
+    """The HTTP status of an exception (500 for anything unexpected)."""
+    for kind, status in STATUS_BY_ERROR:
+        if isinstance(exc, kind):
+            return status
+    return 500
+
+
+def error_headers(exc: BaseException) -> list[tuple[bytes, bytes]]:
+    """Extra headers an error response needs (Content-Range on 416)."""
+    if isinstance(exc, RangeNotSatisfiableError):
+        return [(b"content-range", f"bytes */{exc.size_bytes}".encode())]
+    return []
+
+
+def error_text(exc: BaseException, status: int) -> str:
+    """The plain-text body: the domain message, never internals for a 500."""
+    if status >= 500:
+        log.error("origin request failed", exc_info=exc)
+        return "Internal error; see the server log.\n"
+    if isinstance(exc, errors.OpenvodError) and status != 404:
+        return exc.message + "\n"
+    return "Not found.\n" if status == 404 else "Bad request.\n"

@@ -1,0 +1,157 @@
+"""Segments built on request: fMP4 init segments and fragments, and MPEG-TS segments.
+
+Each segment is the pure media layer's plan (``plan_fragment``) or muxer
+(``mux_ts_segment``) plus a couple of positional reads of the source MP4:
+samples of one segment are contiguous in a GOP-interleaved progressive MP4,
+so ``coalesce_reads`` usually yields one or two ranges. Nothing here touches
+HTTP; :func:`build_fragment_body` maps a parsed URL to bytes and a media type,
+or raises the domain error the HTTP layer turns into a status.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import numpy as np
+
+from openvod.errors import NotFoundError
+from openvod.media.mp4 import build_init_segment, plan_fragment
+from openvod.media.mp4.writer import coalesce_reads
+from openvod.media.presentation import (
+    Presentation,
+    Rendition,
+    audio_segment_for,
+    find_keyframe,
+    find_rendition,
+    find_segment,
+)
+from openvod.media.smooth import find_smooth_segment, plan_smooth_fragment
+from openvod.media.ts import TsTrackInput, mux_ts_segment
+from openvod.media.urls import INIT_TIME, TS_FORMATS, FragmentRequest
+from openvod.origin.assets import LoadedAsset
+
+VIDEO_MP4 = b"video/mp4"
+AUDIO_MP4 = b"audio/mp4"
+VIDEO_MP2T = b"video/mp2t"
+
+
+@dataclass(frozen=True)
+class Body:
+    """A built segment: its bytes and media type."""
+
+    data: bytes
+    content_type: bytes
+
+
+def _mp4_type(rendition: Rendition) -> bytes:
+    return VIDEO_MP4 if rendition.kind == "video" else AUDIO_MP4
+
+
+def read_samples(asset: LoadedAsset, rendition: Rendition, first: int, end: int) -> bytes:
+    """The bytes of samples ``[first, end)`` back to back, in as few reads as possible."""
+    samples = rendition.track.samples
+    window = slice(first, end)
+    source = asset.files[rendition.source.file_name]
+    reads = coalesce_reads(samples.offset[window], samples.size[window])
+    return b"".join([source.read(offset, size) for offset, size in reads])
+
+
+def init_segment(asset: LoadedAsset, rendition: Rendition) -> bytes:
+    """The CMAF init segment (ftyp + moov) of one rendition, memoised per asset."""
+    key = ("init", rendition.kind, rendition.bitrate_bps, rendition.track_name)
+    cached = asset.memo.get(key)
+    if cached is None:
+        cached = build_init_segment([rendition.track])
+        asset.memo[key] = cached
+    return bytes(cached)
+
+
+def fmp4_fragment(
+    asset: LoadedAsset, rendition: Rendition, first: int, end: int, sequence_number: int
+) -> bytes:
+    """moof + mdat of samples ``[first, end)`` of a rendition."""
+    plan = plan_fragment(rendition.track, first, end, sequence_number)
+    source = asset.files[rendition.source.file_name]
+    return b"".join([plan.prefix, *(source.read(offset, size) for offset, size in plan.reads)])
+
+
+def ts_segment(
+    asset: LoadedAsset,
+    parts: list[tuple[Rendition, int, int]],
+    segment_index: int,
+) -> bytes:
+    """An MPEG-TS segment of the given (rendition, first sample, end sample) parts."""
+    inputs = [
+        TsTrackInput(r.track, first, end, read_samples(asset, r, first, end))
+        for r, first, end in parts
+    ]
+    return mux_ts_segment(inputs, segment_index=segment_index)
+
+
+def _rendition(presentation: Presentation, request: FragmentRequest) -> Rendition:
+    rendition = find_rendition(presentation, request.bitrate, request.track)
+    if rendition is None:
+        raise NotFoundError("No such rendition.")
+    return rendition
+
+
+def _segment_index(rendition: Rendition, request: FragmentRequest) -> int:
+    """The segment a fragment URL's start time names."""
+    assert isinstance(request.time, int)
+    index = find_segment(rendition, request.time)
+    if index is None:
+        raise NotFoundError("No fragment starts at that time.")
+    return index
+
+
+def _smooth_body(asset: LoadedAsset, rendition: Rendition, time_hns: int) -> Body:
+    """A Smooth fragment: times in 100 ns units, with the 'tfxd' box Smooth clients read."""
+    presentation = asset.presentation
+    index = find_smooth_segment(presentation, rendition, time_hns)
+    if index is None:
+        raise NotFoundError("No fragment starts at that time.")
+    plan = plan_smooth_fragment(presentation, rendition, index)
+    source = asset.files[rendition.source.file_name]
+    data = b"".join([plan.prefix, *(source.read(offset, size) for offset, size in plan.reads)])
+    return Body(data, _mp4_type(rendition))
+
+
+def _keyframe_body(asset: LoadedAsset, rendition: Rendition, request: FragmentRequest) -> Body:
+    """One keyframe as a TS or fMP4 segment (the entries of I-frame playlists)."""
+    assert isinstance(request.time, int)
+    sample = find_keyframe(rendition, request.time)
+    if sample is None:
+        raise NotFoundError("No keyframe at that time.")
+    ordinal = int(np.searchsorted(rendition.keyframe_samples, sample))
+    if request.format in TS_FORMATS:
+        return Body(ts_segment(asset, [(rendition, sample, sample + 1)], ordinal), VIDEO_MP2T)
+    return Body(fmp4_fragment(asset, rendition, sample, sample + 1, ordinal + 1), VIDEO_MP4)
+
+
+def _ts_body(asset: LoadedAsset, rendition: Rendition, index: int, muxed: bool) -> Body:
+    """A TS segment; ``muxed`` (m3u8-aapl-v3) adds the default audio to video segments."""
+    first, end = rendition.segment_samples(index)
+    parts = [(rendition, first, end)]
+    if muxed and rendition.kind == "video":
+        found = audio_segment_for(asset.presentation, rendition, index)
+        if found is not None:
+            audio, audio_index = found
+            parts.append((audio, *audio.segment_samples(audio_index)))
+    return Body(ts_segment(asset, parts, index), VIDEO_MP2T)
+
+
+def build_fragment_body(asset: LoadedAsset, request: FragmentRequest) -> Body:
+    """The bytes of the init segment, fragment or TS segment a fragment URL names."""
+    rendition = _rendition(asset.presentation, request)
+    if request.time == INIT_TIME:
+        return Body(init_segment(asset, rendition), _mp4_type(rendition))
+    if request.keyframes:
+        return _keyframe_body(asset, rendition, request)
+    if request.format == "smooth":
+        assert isinstance(request.time, int)
+        return _smooth_body(asset, rendition, request.time)
+    index = _segment_index(rendition, request)
+    if request.format in TS_FORMATS:
+        return _ts_body(asset, rendition, index, muxed=request.format == "m3u8-aapl-v3")
+    first, end = rendition.segment_samples(index)
+    return Body(fmp4_fragment(asset, rendition, first, end, index + 1), _mp4_type(rendition))
