@@ -82,7 +82,8 @@ def test_text_file_mezzanine_is_a_readable_job_error(ams: AzureMediaServices,
     assert "notes.txt" in error.message and "media" in error.message.lower()
     out = ams.assets.list_container_sas(RG, ACC, "text-out", ListContainerSasInput(
         permissions="Read", expiry_time=utcnow() + timedelta(hours=1))).asset_container_sas_urls
-    assert list(ContainerClient.from_container_url(out[0]).list_blobs()) == []  # nothing half-written
+    # nothing half-written is visible in the output asset
+    assert list(ContainerClient.from_container_url(out[0]).list_blobs()) == []
 
 
 def test_read_only_sas_cannot_upload(ams: AzureMediaServices, tmp_path: Path) -> None:

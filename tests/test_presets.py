@@ -313,7 +313,7 @@ def test_adaptive_ladder_never_upscales_or_exceeds_source(
     width, height = size
     rungs = adaptive_ladder(width, height, Fraction(25), bitrate, PresetConfigurations())
     assert rungs, "at least one rung"
-    assert rungs[0].height <= min(height, 1080)
+    assert min(rungs[0].width, rungs[0].height) <= min(width, height, 1080)
     assert all(r.width <= width and r.height <= height for r in rungs)
     assert all(r.width % 2 == 0 and r.height % 2 == 0 for r in rungs)
     if bitrate:
@@ -322,6 +322,11 @@ def test_adaptive_ladder_never_upscales_or_exceeds_source(
     assert heights == sorted(heights, reverse=True) and len(set(heights)) == len(heights)
     for r in rungs:  # widths keep the source's display aspect ratio
         assert abs(r.width / r.height - width / height) < 0.02
+
+
+def test_adaptive_ladder_for_portrait_source_steps_the_short_side() -> None:
+    rungs = adaptive_ladder(1080, 1920, Fraction(30), None, PresetConfigurations())
+    assert [(r.width, r.height) for r in rungs][:3] == [(1080, 1920), (720, 1280), (540, 960)]
 
 
 def test_adaptive_ladder_for_small_source() -> None:

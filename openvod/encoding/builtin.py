@@ -133,7 +133,14 @@ def adaptive_ladder(
     video_bitrate_bps: int | None,
     config: PresetConfigurations,
 ) -> list[Rung]:
-    """The AdaptiveStreaming ladder for a source of ``width`` x ``height`` display pixels."""
+    """The AdaptiveStreaming ladder for a source of ``width`` x ``height`` display pixels.
+
+    Rungs step the short side of the picture, so a portrait 1080x1920 source
+    gets 1080x1920, 720x1280, ... as a landscape one would.
+    """
+    if width < height:
+        turned = adaptive_ladder(height, width, frame_rate, video_bitrate_bps, config)
+        return [Rung(r.height, r.width, r.bitrate_bps) for r in turned]
     max_height = config.max_height or DEFAULT_MAX_HEIGHT
     min_height = config.min_height or DEFAULT_MIN_HEIGHT
     top = min(height, max_height)

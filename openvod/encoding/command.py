@@ -28,7 +28,7 @@ from openvod.encoding.plan import (
     VideoEncode,
 )
 from openvod.encoding.presets import H264Layer
-from openvod.encoding.source import InputFile
+from openvod.encoding.source import InputFile, Segment
 
 X264_PRESETS = {"Speed": "veryfast", "Balanced": "medium", "Quality": "slow"}
 CHANNEL_LAYOUTS = {
@@ -125,7 +125,7 @@ def _video_source(plan: EncodePlan) -> str:
     if source.input_count > 1:
         head = _stitch_video(plan) + "[vcat];[vcat]"
     else:
-        head = "[0:v:0]"
+        head = f"[0:{_segment(plan, 0).video_pad}]"
         if source.sample_aspect_ratio != 1:
             # Square the pixels first so crop and scale work in display pixels.
             steps += ["scale=trunc(iw*sar/2)*2:ih", "setsar=1"]
@@ -144,6 +144,12 @@ def _video_source(plan: EncodePlan) -> str:
     steps.append(f"fps={_rate(source.frame_rate)}:start_time=0")
     steps += _fade_filters(plan)
     return head + ",".join(steps) + ","
+
+
+def _segment(plan: EncodePlan, index: int) -> Segment:
+    """Input ``index``'s segment (a bare SourceSpec, as in unit tests, has none: first streams)."""
+    segments = plan.source.segments
+    return segments[index] if index < len(segments) else Segment("", 0.0, True, True)
 
 
 def _rotation_filters(rotation: str) -> list[str]:
@@ -182,8 +188,10 @@ def _stitch_video(plan: EncodePlan) -> str:
     parts = []
     labels = []
     for i in range(s.input_count):
+        # Fit inside the first input's frame (letterboxed), square pixels, its rate, 4:2:0.
         parts.append(
-            f"[{i}:v:0]scale={w}:{h}:force_original_aspect_ratio=decrease,"
+            f"[{i}:{_segment(plan, i).video_pad}]"
+            f"scale={w}:{h}:force_original_aspect_ratio=decrease,"
             f"pad={w}:{h}:(ow-iw)/2:(oh-ih)/2,setsar=1,fps={rate},format=yuv420p[cv{i}]"
         )
         labels.append(f"[cv{i}]")
@@ -234,7 +242,7 @@ def _audio_source(plan: EncodePlan) -> str:
     """Sound up to the split, starting at 0 with gaps filled so it lines up with the video."""
     if plan.source.input_count > 1:
         return _stitch_audio(plan) + "[acat];[acat]"
-    return "[0:a:0]aresample=async=1:first_pts=0,"
+    return f"[0:{_segment(plan, 0).audio_pad}]aresample=async=1:first_pts=0,"
 
 
 def _stitch_audio(plan: EncodePlan) -> str:
@@ -242,7 +250,7 @@ def _stitch_audio(plan: EncodePlan) -> str:
     parts = []
     for i, segment in enumerate(plan.source.segments):
         if segment.has_audio:
-            head = f"[{i}:a:0]aresample={STITCH_SAMPLE_RATE}:async=1:first_pts=0,"
+            head = f"[{i}:{segment.audio_pad}]aresample={STITCH_SAMPLE_RATE}:async=1:first_pts=0,"
         else:
             length = _seconds(segment.duration_seconds)
             head = f"anullsrc=r={STITCH_SAMPLE_RATE}:cl=stereo,atrim=duration={length},"

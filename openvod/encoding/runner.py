@@ -189,7 +189,6 @@ def encode(
         _check_result(result, infos)
         names = _finish(plan, staged, images)
         _check_duration(plan, staged, infos)
-        _check_duration(plan, staged, infos)
         written = _publish(staged, names, output_dir)
     if on_progress is not None:
         on_progress(100.0)

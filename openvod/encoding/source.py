@@ -9,7 +9,7 @@ from pathlib import Path
 
 from openvod.encoding.builtin import even
 from openvod.encoding.filters import Filters
-from openvod.encoding.probe import MediaInfo
+from openvod.encoding.probe import MediaInfo, StreamInfo
 from openvod.errors import EncodeError
 
 DEFAULT_FRAME_RATE = Fraction(25)  # for a video stream that states no usable rate
@@ -32,6 +32,18 @@ class Segment:
     duration_seconds: float
     has_video: bool
     has_audio: bool
+    video_stream_index: int | None = None  # the picture to use (cover art is skipped)
+    audio_stream_index: int | None = None
+
+    @property
+    def video_pad(self) -> str:
+        """The stream specifier of this input's picture (``[N:<this>]`` in a filtergraph)."""
+        return "v:0" if self.video_stream_index is None else str(self.video_stream_index)
+
+    @property
+    def audio_pad(self) -> str:
+        """The stream specifier of this input's sound."""
+        return "a:0" if self.audio_stream_index is None else str(self.audio_stream_index)
 
 
 @dataclass(frozen=True)
@@ -71,23 +83,18 @@ def describe_source(
     video = next((info.video for info in infos if info.video), None)
     audio = next((info.audio for info in infos if info.audio), None)
     segments = tuple(
-        Segment(info.name, _clip_duration(item, info), info.has_video, info.has_audio)
+        Segment(
+            info.name,
+            _clip_duration(item, info),
+            info.has_video,
+            info.has_audio,
+            info.video.index if info.video else None,
+            info.audio.index if info.audio else None,
+        )
         for item, info in zip(inputs, infos, strict=True)
     )
     duration = sum(segment.duration_seconds for segment in segments)
-    width = height = 0
-    crop = None
-    if video is not None:
-        width, height = _oriented_size(
-            video.width or 0,
-            video.height or 0,
-            video.sample_aspect_ratio,
-            video.rotation_degrees,
-            filters.rotation,
-        )
-        if filters.crop is not None:
-            crop = _crop_box(filters, width, height)
-            width, height = crop[0], crop[1]
+    width, height, crop = _geometry(video, filters) if video else (0, 0, None)
     return SourceSpec(
         width=width,
         height=height,
@@ -108,6 +115,23 @@ def describe_source(
         crop=crop,
         segments=segments,
     )
+
+
+def _geometry(
+    video: StreamInfo, filters: Filters
+) -> tuple[int, int, tuple[int, int, int, int] | None]:
+    """Display width and height after rotation and crop, and the crop box."""
+    width, height = _oriented_size(
+        video.width or 0,
+        video.height or 0,
+        video.sample_aspect_ratio,
+        video.rotation_degrees,
+        filters.rotation,
+    )
+    if filters.crop is None:
+        return width, height, None
+    crop = _crop_box(filters, width, height)
+    return crop[0], crop[1], crop
 
 
 def _clip_duration(item: InputFile, info: MediaInfo) -> float:

@@ -114,7 +114,7 @@ class Worker:
         self.ctx = ctx
         self.worker_id = worker_id or f"{socket.gethostname()}-{os.getpid()}-{uuid.uuid4().hex[:6]}"
 
-    def run_forever(self, stop: threading.Event, poll_seconds: float = 0.5) -> None:
+    def run_forever(self, stop: threading.Event, poll_seconds: float = 0.25) -> None:
         """Poll for jobs until ``stop`` is set."""
         while not stop.is_set():
             try:

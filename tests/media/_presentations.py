@@ -189,7 +189,7 @@ def check_golden(name: str, text: str, *, update: bool = False) -> None:
 def long_presentation(hours: float = 2.0) -> Presentation:
     """Three 1080p/720p/540p-like renditions and AAC, ``hours`` long."""
     seconds = hours * 3600
-    video = synthetic_video(seconds)
+    video = dataclasses.replace(synthetic_video(seconds), codec_private=AVCC)
     audio = dataclasses.replace(synthetic_audio(seconds), bitrate_bps=128000)
     movies: dict[str, Movie] = {}
     sources = []
