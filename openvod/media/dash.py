@@ -20,7 +20,7 @@ from html import escape
 import numpy as np
 import numpy.typing as npt
 
-from openvod.media.presentation import Presentation, Rendition
+from openvod.media.presentation import Presentation, Rendition, remember
 from openvod.media.urls import (
     INIT_TIME,
     NO_OPTIONS,
@@ -79,7 +79,7 @@ def _segment_timeline(rendition: Rendition, indent: str) -> str:
         lines.append(f'{indent}  <S{t} d="{duration}"{r}/>')
     lines.append(f"{indent}</SegmentTimeline>")
     text = "\n".join(lines)
-    rendition.cache[key] = text
+    remember(rendition.cache, key, text)
     return text
 
 
@@ -201,5 +201,5 @@ def build_mpd(p: Presentation, fmt: DashFormat, options: ManifestOptions = NO_OP
         f'minBufferTime="{format_duration(longest)}">\n'
         '  <Period id="0" start="PT0S">\n' + "\n".join(sets) + "\n  </Period>\n</MPD>\n"
     )
-    p.cache[key] = text
+    remember(p.cache, key, text)
     return text

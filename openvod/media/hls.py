@@ -36,7 +36,7 @@ import numpy as np
 import numpy.typing as npt
 
 from openvod.errors import InvalidRequestError
-from openvod.media.presentation import Presentation, Rendition
+from openvod.media.presentation import Presentation, Rendition, remember
 from openvod.media.urls import (
     INIT_TIME,
     NO_OPTIONS,
@@ -49,10 +49,12 @@ from openvod.media.urls import (
 
 VERSIONS: dict[HlsFormat, int] = {"m3u8-aapl-v3": 3, "m3u8-aapl": 4, "m3u8-cmaf": 7}
 AUDIO_GROUP = "audio"
-# Estimated TS cost per sample on top of its bytes. Video: one PES per frame (header,
-# AUD, PCR adaptation field, on average half a TS packet of stuffing). Audio: a 7-byte
-# ADTS header per frame, one PES per ~4 frames.
-TS_BYTES_PER_SAMPLE = {"video": 130, "audio": 40}
+# Estimated TS cost on top of the sample bytes. Per sample: for video one PES per frame
+# (header, AUD, PCR adaptation field, on average over half a TS packet of stuffing); for
+# audio a 7-byte ADTS header per frame and one PES per few frames. Per segment: PAT, PMT
+# and at most 15 packets that keep the continuity counters running across segments.
+TS_BYTES_PER_SAMPLE = {"video": 140, "audio": 14}
+TS_BYTES_PER_SEGMENT = 17 * 188
 TS_PAYLOAD_RATIO = 188 / 184  # TS header per packet
 _PLACEHOLDER = "\x00"
 
@@ -66,19 +68,19 @@ def _bandwidths(rendition: Rendition, fmt: HlsFormat) -> tuple[int, int]:
     if not _is_ts(fmt):
         return rendition.peak_bitrate_bps, rendition.average_bitrate_bps
     key = ("hls-ts-bandwidth",)
-    if key not in rendition.cache:
+    cached = rendition.cache.get(key)
+    if cached is None:
         counts = np.diff(np.append(rendition.boundaries, len(rendition.track.samples)))
         ts_bytes = (
             rendition.segment_sizes_bytes * TS_PAYLOAD_RATIO
             + counts * TS_BYTES_PER_SAMPLE[rendition.kind]
-            + 376
+            + TS_BYTES_PER_SEGMENT
         )
         seconds = np.maximum(rendition.durations_ticks, 1) / rendition.timescale
         peak = int(np.ceil((ts_bytes * 8 / seconds).max()))
         average = round(float(ts_bytes.sum()) * 8 / float(seconds.sum()))
-        rendition.cache[key] = (peak, average)
-    peak, average = rendition.cache[key]
-    return int(peak), int(average)
+        cached = remember(rendition.cache, key, (peak, average))
+    return int(cached[0]), int(cached[1])
 
 
 def _codecs(*renditions: Rendition) -> str:
@@ -151,9 +153,10 @@ def _grouped_variants(
         uri = quality_levels(video.bitrate_bps) + playlist_name(
             video.track_name, fmt, options, keyframes=True
         )
+        track = video.track  # no FRAME-RATE here (RFC 8216 4.3.4.3)
         lines.append(
             f"#EXT-X-I-FRAME-STREAM-INF:BANDWIDTH={video.keyframe_peak_bitrate_bps},"
-            f'CODECS="{video.track.codec_string}"{_video_attributes(video)},URI="{uri}"'
+            f'CODECS="{track.codec_string}",RESOLUTION={track.width}x{track.height},URI="{uri}"'
         )
     return lines
 
@@ -194,7 +197,7 @@ def build_master_playlist(
     else:
         lines += _grouped_variants(p, fmt, children, options.audio_only)
     text = "\n".join(lines) + "\n"
-    p.cache[key] = text
+    remember(p.cache, key, text)
     return text
 
 
@@ -240,7 +243,7 @@ def _playlist_body(
         f"#EXTINF:{duration},\n{prefix}{start}{suffix}\n"
         for duration, start in zip(durations, starts[:-1].tolist(), strict=True)
     )
-    rendition.cache[key] = body
+    remember(rendition.cache, key, body)
     return body
 
 

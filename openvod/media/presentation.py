@@ -21,7 +21,7 @@ import re
 from collections.abc import Hashable, Mapping, Sequence
 from dataclasses import dataclass, field
 from functools import cached_property
-from typing import Any, Literal
+from typing import Any, Literal, TypeVar
 
 import numpy as np
 import numpy.typing as npt
@@ -37,6 +37,8 @@ _CODEC_NAMES = {"mp4a": "aac", "ec-3": "eac3", "ac-3": "ac3", "Opus": "opus", "f
 _NOT_NAME = re.compile(r"[^A-Za-z0-9_.~-]")
 _NAME = re.compile(NAME_PATTERN)
 _END_WINDOW_SAMPLES = 64  # enough to cover any B-frame reordering at the end of a track
+MAX_CACHE_ENTRIES = 32  # memoised texts per rendition or presentation
+T = TypeVar("T")
 
 
 @dataclass(frozen=True)
@@ -137,6 +139,21 @@ class Rendition:
             else len(self.track.samples)
         )
         return int(self.boundaries[index]), end
+
+
+def remember(cache: dict[Hashable, Any], key: Hashable, value: T) -> T:
+    """Store ``value`` in a builder cache, evicting the oldest entries beyond a bound.
+
+    Keys include the request's modifiers (encryption, filter names), so the
+    bound keeps a client inventing filter names from growing memory.
+    """
+    while len(cache) >= MAX_CACHE_ENTRIES:
+        try:
+            cache.pop(next(iter(cache)), None)
+        except (RuntimeError, StopIteration):  # another thread changed it meanwhile
+            break
+    cache[key] = value
+    return value
 
 
 def _peak_bps(
@@ -278,9 +295,10 @@ def _resolve_track(source: StreamSource, movies: Mapping[str, Movie]) -> Track:
 
 
 def default_track_name(track: Track, bitrate_bps: int) -> str:
-    """An AMS-style audio track name: ``{codec}_{language}_{channels}_{bitrate}``."""
+    """An AMS-style audio track name: ``{codec}_{language}_{channels}_{kbps}``."""
     codec = _CODEC_NAMES.get(track.codec, track.codec.lower())
-    return _NOT_NAME.sub("_", f"{codec}_{track.language}_{track.channels}_{bitrate_bps}")
+    kbps = round(bitrate_bps / 1000)
+    return _NOT_NAME.sub("_", f"{codec}_{track.language}_{track.channels}_{kbps}")
 
 
 def _with_track_name(source: StreamSource, track: Track) -> StreamSource:
@@ -319,10 +337,10 @@ def _audio_rendition(
     cuts_seconds: npt.NDArray[np.float64] | None,
     target_seconds: float,
 ) -> Rendition:
-    if cuts_seconds is None:
-        boundaries = segment_boundaries(track, max(round(target_seconds * track.timescale), 1))
-    else:
-        boundaries = align_audio(track, cuts_seconds)
+    if cuts_seconds is None:  # audio only: cut next to every multiple of the target
+        end_seconds = int(track.samples.dts[-1]) / track.timescale
+        cuts_seconds = np.arange(0.0, end_seconds, target_seconds)
+    boundaries = align_audio(track, cuts_seconds)
     return Rendition(source, track, boundaries, _start_ticks(track, boundaries))
 
 

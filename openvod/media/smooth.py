@@ -31,7 +31,7 @@ import numpy.typing as npt
 from openvod.errors import MediaError
 from openvod.media import avc
 from openvod.media.mp4 import FragmentPlan, RawBox, plan_fragment
-from openvod.media.presentation import Presentation, Rendition
+from openvod.media.presentation import Presentation, Rendition, remember
 from openvod.media.track import SampleTable, Track
 from openvod.media.urls import NO_OPTIONS, ManifestOptions, fragment_name, quality_levels
 
@@ -67,9 +67,9 @@ def stream_reference(p: Presentation, rendition: Rendition) -> Rendition:
 def smooth_start_times(rendition: Rendition) -> npt.NDArray[np.int64]:
     """The rendition's segment starts and end in hns (len N + 1; cached)."""
     key = ("smooth-starts",)
-    if key not in rendition.cache:
-        rendition.cache[key] = _to_hns(rendition.start_ticks, rendition.timescale)
-    times: npt.NDArray[np.int64] = rendition.cache[key]
+    times: npt.NDArray[np.int64] | None = rendition.cache.get(key)
+    if times is None:
+        times = remember(rendition.cache, key, _to_hns(rendition.start_ticks, rendition.timescale))
     return times
 
 
@@ -104,7 +104,7 @@ def _chunks(rendition: Rendition) -> str:
         r = f' r="{count}"' if count > 1 else ""
         lines.append(f'    <c {t}d="{duration}"{r}/>')
     text = "\n".join(lines)
-    rendition.cache[key] = text
+    remember(rendition.cache, key, text)
     return text
 
 
@@ -187,7 +187,7 @@ def build_smooth_manifest(p: Presentation, options: ManifestOptions = NO_OPTIONS
         f'<SmoothStreamingMedia MajorVersion="2" MinorVersion="2" Duration="{duration}" '
         f'TimeScale="{SMOOTH_TIMESCALE}">\n' + "\n".join(streams) + "\n</SmoothStreamingMedia>\n"
     )
-    p.cache[key] = text
+    remember(p.cache, key, text)
     return text
 
 

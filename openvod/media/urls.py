@@ -30,7 +30,7 @@ from __future__ import annotations
 
 import re
 from dataclasses import dataclass
-from typing import Literal, cast, get_args
+from typing import Literal, TypeGuard, cast, get_args
 
 from openvod.errors import InvalidRequestError
 
@@ -62,6 +62,16 @@ _CHILD = re.compile(
 _TIME = re.compile(r"[0-9]{1,19}")
 _MAX_TIME = 2**63 - 1
 _MAX_BITRATE = 2**32 - 1
+
+
+def is_hls_format(fmt: str) -> TypeGuard[HlsFormat]:
+    """Whether ``fmt`` is an HLS format (narrows the type)."""
+    return fmt in HLS_FORMATS
+
+
+def is_dash_format(fmt: str) -> TypeGuard[DashFormat]:
+    """Whether ``fmt`` is a DASH format (narrows the type)."""
+    return fmt in DASH_FORMATS
 
 
 @dataclass(frozen=True)

@@ -174,6 +174,19 @@ def golden_presentation() -> Presentation:
     return build_presentation("golden", sources, movies)
 
 
+def single_kind_presentations() -> tuple[Presentation, Presentation]:
+    """A video-only presentation (two renditions) and an audio-only one (two tracks)."""
+    videos = {
+        "a.mp4": Movie((small_video(640, 360, 2, 1),), 1000, 7000, 1),
+        "b.mp4": Movie((small_video(320, 180, 1, 1),), 1000, 7000, 1),
+    }
+    video_only = build_presentation("v", derive_sources(videos), videos)
+    english, french = small_audio(), dataclasses.replace(small_audio(), track_id=3, language="fra")
+    audios = {"a.mp4": Movie((english, french), 1000, 7000, 1)}
+    audio_only = build_presentation("a", derive_sources(audios), audios)
+    return video_only, audio_only
+
+
 def check_golden(name: str, text: str, *, update: bool = False) -> None:
     """Compare ``text`` with ``golden/name``; write it when missing or ``update``."""
     path = GOLDEN / name

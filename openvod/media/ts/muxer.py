@@ -111,13 +111,34 @@ def ts_stream_infos(tracks: Sequence[Track]) -> list[TsStreamInfo]:
     return infos
 
 
+_DTS_SHIFTS: dict[int, tuple[npt.NDArray[np.int32], int]] = {}
+
+
+def _dts_shift(cts_offset: npt.NDArray[np.int32]) -> int:
+    """min(0, min(cts_offset)) of a track, computed once per sample table."""
+    cached = _DTS_SHIFTS.get(id(cts_offset))
+    if cached is not None and cached[0] is cts_offset:
+        return cached[1]
+    shift = min(0, int(cts_offset.min())) if cts_offset.size else 0
+    if len(_DTS_SHIFTS) > 256:
+        _DTS_SHIFTS.clear()
+    _DTS_SHIFTS[id(cts_offset)] = (cts_offset, shift)
+    return shift
+
+
 def _timestamps_90k(
     item: TsTrackInput, offset_90k: int
 ) -> tuple[npt.NDArray[np.int64], npt.NDArray[np.int64]]:
-    """PTS and DTS of the segment's samples on the 90 kHz clock, offset applied."""
+    """PTS and DTS of the segment's samples on the 90 kHz clock, offset applied.
+
+    The MP4 reader folds edit lists into negative composition offsets; MPEG-TS
+    needs PTS >= DTS, so DTS is lowered by the track's most negative offset (one
+    constant per track, so DTS stays continuous across segments).
+    """
     samples, span = item.track.samples, slice(item.first_sample, item.end_sample)
-    dts = samples.dts[span].astype(np.int64) + item.pts_offset_ticks
-    pts = dts + samples.cts_offset[span]
+    media_dts = samples.dts[span].astype(np.int64) + item.pts_offset_ticks
+    pts = media_dts + samples.cts_offset[span]
+    dts = media_dts + _dts_shift(samples.cts_offset)
     timescale = item.track.timescale
     return ticks_to_90k(pts, timescale) + offset_90k, ticks_to_90k(dts, timescale) + offset_90k
 
