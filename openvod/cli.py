@@ -78,6 +78,31 @@ def serve(
 
 
 @app.command()
+def origin(
+    data_dir: DataDir = None,
+    config: ConfigFile = None,
+    host: Annotated[str | None, typer.Option(help="Interface to bind.")] = None,
+    port: Annotated[int | None, typer.Option(help="Origin port.")] = None,
+    workers: Annotated[int, typer.Option(help="Serving processes.")] = 2,
+) -> None:
+    """Run only the streaming origin, in several processes (stateless; scale out freely)."""
+    import uvicorn
+
+    settings = _settings(data_dir, config, host=host, port=port)
+    open_context(settings)  # create the data folder and migrate once, before forking
+    os.environ["OPENVOD_DATA_DIR"] = str(settings.resolved_data_dir)
+    os.environ["OPENVOD_DATABASE_URL"] = settings.resolved_database_url
+    if config is not None:
+        os.environ["OPENVOD_CONFIG"] = str(config)
+    console.print(f"openvod origin on {settings.host}:{settings.port} with {workers} processes")
+    uvicorn.run(
+        "openvod.origin_process:app_from_environment", factory=True, host=settings.host,
+        port=settings.port, workers=workers, log_level=settings.log_level.lower(),
+        access_log=False,
+    )
+
+
+@app.command()
 def worker(data_dir: DataDir = None, config: ConfigFile = None) -> None:
     """Run a standalone job worker against the configured database and storage."""
     from openvod.worker.runner import Worker

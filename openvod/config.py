@@ -71,6 +71,12 @@ class Settings(BaseSettings):
     http_input_max_bytes: int = Field(
         default=20 * 1024**3, description="Largest file a JobInputHttp may download."
     )
+    origin_cache_bytes: int = Field(
+        default=128 * 1024 * 1024,
+        ge=0,
+        description="Byte budget of the origin's in-memory cache of built segments; 0 turns "
+        "it off.",
+    )
     sas_max_hours: int = Field(default=24, description="Longest expiry listContainerSas grants.")
     log_level: str = Field(default="info", description="Python logging level name.")
 

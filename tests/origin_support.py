@@ -119,10 +119,11 @@ def create_locator(
 
 
 def clear_origin_caches(server: ServerHandle) -> None:
-    """Forget cached publishing lookups (so state changes show at once)."""
+    """Forget cached publishing lookups and open files (so changes show at once)."""
     origin = server.server.root_app.origin
     assert isinstance(origin, OriginApp)
     origin.publishing.clear()
+    origin.downloads.clear()
 
 
 def raw_get(server: ServerHandle, path: str, method: str = "GET") -> tuple[int, bytes]:

@@ -15,6 +15,7 @@ the hot path. All errors become statuses through :mod:`openvod.origin.errors`.
 
 from __future__ import annotations
 
+import functools
 import hashlib
 import logging
 from collections.abc import Iterable
@@ -42,7 +43,7 @@ from openvod.media.urls import (
 )
 from openvod.origin.assets import AssetCache, AssetLoader, LoadedAsset
 from openvod.origin.cache import ByteLruCache, CachedResponse
-from openvod.origin.download import serve_download
+from openvod.origin.download import Downloads, parse_range
 from openvod.origin.errors import MalformedUrlError, NotPublishedError
 from openvod.origin.publishing import Protocol, PublishingResolver, parse_locator_id
 from openvod.origin.responses import (
@@ -59,8 +60,9 @@ from openvod.origin.segments import build_fragment_body
 
 log = logging.getLogger(__name__)
 
-DEFAULT_CACHE_BYTES = 256 * 1024 * 1024
+DEFAULT_CACHE_BYTES = 128 * 1024 * 1024
 DEFAULT_MANIFEST_MAX_AGE_SECONDS = 2
+PARSED_PATHS_CACHED = 4096
 SEGMENT_CACHE_CONTROL = b"public, max-age=31536000, immutable"
 API_PATHS = frozenset(
     {"/subscriptions", "/healthz", "/docs", "/docs/oauth2-redirect", "/openapi.json", "/redoc"}
@@ -107,6 +109,33 @@ def split_path(raw_path: bytes) -> OriginPath:
     if locator_id is None:
         raise NotFoundError("Unknown streaming locator.")
     return OriginPath(locator_id, tuple(segments[1:]))
+
+
+@dataclass(frozen=True)
+class ParsedPath:
+    """A request path checked and parsed: the locator, and the streaming request if any."""
+
+    path: OriginPath
+    tail: str  # after '{name}.ism/' ('' for downloads)
+    request: StreamingRequest | None  # None for progressive download
+
+
+@functools.lru_cache(maxsize=PARSED_PATHS_CACHED)
+def parse_path(raw_path: bytes) -> ParsedPath:
+    """Check and parse a raw request path (memoised: players request the same URLs).
+
+    Raises NotFoundError for unsafe paths and MalformedUrlError for streaming
+    URLs that do not parse; errors are not memoised.
+    """
+    path = split_path(raw_path)
+    if not path.is_streaming:
+        return ParsedPath(path, "", None)
+    tail = "/".join(path.segments[1:])
+    try:
+        request = parse_streaming_path(tail)
+    except ValueError as exc:
+        raise MalformedUrlError(str(exc)) from exc
+    return ParsedPath(path, tail, request)
 
 
 def protocol_of(request: StreamingRequest) -> Protocol:
@@ -163,8 +192,9 @@ class OriginApp:
     def __init__(self, ctx: Context, *, cache_bytes: int | None = None) -> None:
         settings = ctx.settings
         if cache_bytes is None:
-            cache_bytes = int(getattr(settings, "origin_cache_bytes", DEFAULT_CACHE_BYTES))
+            cache_bytes = settings.origin_cache_bytes
         self.store = ctx.store
+        self.downloads = Downloads(ctx.store)
         self.publishing = PublishingResolver.for_sessions(ctx.session)
         self.assets = AssetCache(AssetLoader(ctx.store))
         self.responses: ByteLruCache[tuple[str, str]] = ByteLruCache(cache_bytes)
@@ -192,32 +222,28 @@ class OriginApp:
 
         try:
             await self._dispatch(scope, headers, tracking_send)
-        except Exception as exc:  # noqa: BLE001 - every error becomes a status, once
+        except Exception as exc:  # every error becomes a status, once
             if started:
                 log.warning("origin response failed after it started: %r", exc)
                 raise
             await send_error(send, exc, head_only=method == "HEAD")
 
     async def _dispatch(self, scope: Scope, headers: dict[bytes, bytes], send: Send) -> None:
-        path = split_path(scope.get("raw_path") or scope["path"].encode("utf-8"))
-        if not path.is_streaming:
+        parsed = parse_path(scope.get("raw_path") or scope["path"].encode("utf-8"))
+        path, request = parsed.path, parsed.request
+        if request is None:
             publication = await self.publishing.resolve(path.locator_id, "download")
-            await serve_download(
-                self.store, publication.container, "/".join(path.segments), scope, send,
+            await self.downloads.serve(
+                publication.container, "/".join(path.segments), scope, send,
                 headers=headers, max_age_seconds=publication.max_cache_age_seconds,
             )
             return
-        tail = "/".join(path.segments[1:])
-        try:
-            request = parse_streaming_path(tail)
-        except ValueError as exc:
-            raise MalformedUrlError(str(exc)) from exc
         check_options(request.options)
         publication = await self.publishing.resolve(path.locator_id, protocol_of(request))
         asset = await self.assets.get(publication.container, path.segments[0][:-4])
         head_only = scope["method"] == "HEAD"
         if isinstance(request, FragmentRequest):
-            await self._send_fragment(asset, request, tail, headers, send, head_only)
+            await self._send_fragment(asset, request, parsed.tail, headers, send, head_only)
             return
         max_age = publication.max_cache_age_seconds
         if max_age is None:
@@ -273,9 +299,14 @@ async def _send_entry(
     headers: dict[bytes, bytes],
     head_only: bool,
 ) -> None:
-    """A cached body with its validators; 304 when the client already has it."""
+    """A built body with its validators: 304 when the client has it, 206 for one range.
+
+    Ranges are rare here (players fetch whole segments) but CDNs may split
+    large objects; the body is in memory, so a range is a slice.
+    """
     common: HeaderList = [
         *CORS_HEADERS,
+        (b"accept-ranges", b"bytes"),
         (b"etag", entry.etag),
         (b"cache-control", cache_control),
     ]
@@ -284,8 +315,20 @@ async def _send_entry(
         await send_response(send, 304, common)
         return
     common.append((b"content-type", entry.content_type))
-    common.append((b"content-length", str(len(entry.body)).encode()))
-    await send_response(send, 200, common, entry.body, head_only=head_only)
+    size = len(entry.body)
+    range_header = headers.get(b"range")
+    span = None
+    if range_header is not None and headers.get(b"if-range", entry.etag) == entry.etag:
+        span = parse_range(range_header, size)
+    if span is None:
+        common.append((b"content-length", str(size).encode()))
+        await send_response(send, 200, common, entry.body, head_only=head_only)
+        return
+    end = span.start + span.length
+    common.append((b"content-length", str(span.length).encode()))
+    common.append((b"content-range", f"bytes {span.start}-{end - 1}/{size}".encode()))
+    body = memoryview(entry.body)[span.start : end]
+    await send_response(send, 206, common, bytes(body), head_only=head_only)
 
 
 async def _lifespan(receive: Receive, send: Send) -> None:
@@ -302,7 +345,7 @@ async def _lifespan(receive: Receive, send: Send) -> None:
 def create_origin_app(ctx: Context, *, cache_bytes: int | None = None) -> OriginApp:
     """The streaming endpoint over a context.
 
-    ``cache_bytes`` (default: setting ``origin_cache_bytes``, else 256 MiB)
+    ``cache_bytes`` (default: setting ``origin_cache_bytes``, else 128 MiB)
     bounds the in-memory cache of built segments; 0 turns it off.
     """
     return OriginApp(ctx, cache_bytes=cache_bytes)
@@ -333,4 +376,11 @@ def create_root_app(api_app: ASGIApp, origin_app: ASGIApp) -> RootApp:
     return RootApp(api_app, origin_app)
 
 
-__all__ = ["OriginApp", "RootApp", "create_origin_app", "create_root_app", "is_api_path", "split_path"]
+__all__ = [
+    "OriginApp",
+    "RootApp",
+    "create_origin_app",
+    "create_root_app",
+    "is_api_path",
+    "split_path",
+]

@@ -16,7 +16,6 @@ a segment costs a couple of ``os.pread`` calls and no ``open``.
 
 from __future__ import annotations
 
-import asyncio
 import hashlib
 import logging
 import os
@@ -39,7 +38,7 @@ from openvod.media.presentation import (
 )
 from openvod.media.track import Movie
 from openvod.movie_files import SIDECAR_SUFFIX, read_movie
-from openvod.origin.cache import TtlCache
+from openvod.origin.cache import SingleFlight, TtlCache
 from openvod.storage.store import BlobInfo, BlobStore
 
 log = logging.getLogger(__name__)
@@ -103,10 +102,9 @@ class LoadedAsset:
     checked_at: float = field(default_factory=time.monotonic)
     memo: dict[Hashable, Any] = field(default_factory=dict)  # manifests, init segments
 
-    @property
-    def all_local(self) -> bool:
-        """True when every source file is a local file."""
-        return all(f.is_local for f in self.files.values())
+    def __post_init__(self) -> None:
+        self.all_local = all(f.is_local for f in self.files.values())
+        """True when every source file is local: segments may be built on the event loop."""
 
 
 def sources_from_ism(text: bytes) -> list[StreamSource]:
@@ -231,7 +229,7 @@ class AssetCache:
         self.max_assets = max_assets
         self.revalidate_seconds = revalidate_seconds
         self._entries: OrderedDict[tuple[str, str], LoadedAsset] = OrderedDict()
-        self._pending: dict[tuple[str, str], asyncio.Future[LoadedAsset]] = {}
+        self._flights: SingleFlight[tuple[str, str], LoadedAsset] = SingleFlight()
         # Failed loads (unknown name, unusable media) are remembered as long as a listing,
         # so that requests for them do not list and parse the container every time.
         self._failures: TtlCache[tuple[str, str], OpenvodError] = TtlCache(revalidate_seconds)
@@ -248,36 +246,22 @@ class AssetCache:
         failure = self._failures.get(key)
         if failure is not None:
             raise failure
-        pending = self._pending.get(key)
-        if pending is not None:
-            return await asyncio.shield(pending)
-        future: asyncio.Future[LoadedAsset] = asyncio.get_running_loop().create_future()
-        self._pending[key] = future
-        try:
-            entry = await self._refresh(key, entry)
-        except BaseException as exc:
-            if isinstance(exc, OpenvodError):
-                self._failures.put(key, exc)
-            future.set_exception(exc)
-            future.exception()  # retrieved: concurrent waiters re-raise it themselves
-            raise
-        finally:
-            self._pending.pop(key, None)
-        future.set_result(entry)
-        return entry
+        return await self._flights.run(key, lambda: self._refresh(key, entry))
 
     async def _refresh(self, key: tuple[str, str], entry: LoadedAsset | None) -> LoadedAsset:
+        """Relist the container; reload only when the etags changed."""
         container, name = key
         try:
             blobs = await self._run_sync(self.loader.listing, container, name)
-        except NotFoundError:
+            listing_key = tuple(sorted((b.name, b.etag) for b in blobs))
+            if entry is not None and entry.listing_key == listing_key:
+                entry.checked_at = time.monotonic()
+                return entry
+            fresh: LoadedAsset = await self._run_sync(self.loader.load, container, name, blobs)
+        except OpenvodError as exc:
             self._entries.pop(key, None)
+            self._failures.put(key, exc)
             raise
-        listing_key = tuple(sorted((b.name, b.etag) for b in blobs))
-        if entry is not None and entry.listing_key == listing_key:
-            entry.checked_at = time.monotonic()
-            return entry
-        fresh: LoadedAsset = await self._run_sync(self.loader.load, container, name, blobs)
         self._entries[key] = fresh
         self._entries.move_to_end(key)
         while len(self._entries) > self.max_assets:

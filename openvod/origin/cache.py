@@ -5,14 +5,17 @@
 - :class:`TtlCache`: values that may be a little stale (publishing lookups,
   blob listings), bounded by entry count.
 
-Both are used from the event loop only, so they need no locks.
+- :class:`SingleFlight`: concurrent misses for one key share one load.
+
+All are used from the event loop only, so they need no locks.
 """
 
 from __future__ import annotations
 
+import asyncio
 import time
 from collections import OrderedDict
-from collections.abc import Hashable
+from collections.abc import Awaitable, Callable, Hashable
 from dataclasses import dataclass
 from typing import Generic, TypeVar
 
@@ -119,3 +122,29 @@ class TtlCache(Generic[K, V]):
     def clear(self) -> None:
         """Drop everything."""
         self._entries.clear()
+
+
+class SingleFlight(Generic[K, V]):
+    """Runs at most one load per key at a time; concurrent callers await the same result.
+
+    The load runs as its own task, so a caller that goes away (client
+    disconnect, cancellation) does not cancel it for the others.
+    """
+
+    def __init__(self) -> None:
+        self._tasks: dict[K, asyncio.Task[V]] = {}
+
+    async def run(self, key: K, load: Callable[[], Awaitable[V]]) -> V:
+        """The result of ``load()``, started now or already running for ``key``."""
+        task = self._tasks.get(key)
+        if task is None:
+            task = asyncio.ensure_future(load())
+            self._tasks[key] = task
+            task.add_done_callback(lambda done: self._finish(key, done))
+        return await asyncio.shield(task)
+
+    def _finish(self, key: K, task: asyncio.Task[V]) -> None:
+        if self._tasks.get(key) is task:
+            del self._tasks[key]
+        if not task.cancelled():
+            task.exception()  # retrieved: every waiter re-raises it on its own

@@ -9,22 +9,25 @@ turns a range request into a full 200.
 
 Bodies never pass through Python in one piece: local files go out with the
 ASGI ``http.response.pathsend`` extension when the server offers it, else in
-chunks read with ``os.pread`` on a worker thread; other stores stream chunks
-from ``open_read``.
+256 KiB chunks read with ``os.pread`` (on the event loop, as nginx reads
+without aio: page-cache reads take microseconds); other stores stream chunks
+from ``open_read`` on a worker thread. Opened files are kept for a couple of
+seconds, so a player's burst of range requests opens the file once.
 """
 
 from __future__ import annotations
 
 import mimetypes
 import os
-from collections.abc import Callable
+import threading
 from dataclasses import dataclass
 from typing import BinaryIO
 
 import anyio.to_thread
 from starlette.types import Scope, Send
 
-from openvod.errors import NotFoundError
+from openvod.errors import NotFoundError, StorageError
+from openvod.origin.cache import SingleFlight, TtlCache
 from openvod.origin.errors import RangeNotSatisfiableError
 from openvod.origin.responses import (
     CORS_HEADERS,
@@ -38,8 +41,11 @@ from openvod.services.locators import INTERNAL_SUFFIXES
 from openvod.storage.names import validate_blob_name
 from openvod.storage.store import DEFAULT_CONTENT_TYPE, BlobInfo, BlobStore
 
-CHUNK_BYTES = 512 * 1024
+CHUNK_BYTES = 256 * 1024
 DEFAULT_MAX_AGE_SECONDS = 300
+KEEP_OPEN_SECONDS = 2.0  # how stale a download's view of a replaced file may be
+MAX_OPEN = 256
+_OPEN_ATTEMPTS = 3
 # Media types by extension, for blobs stored without one (mimetypes lacks some of these).
 _TYPES = {
     ".mp4": "video/mp4",
@@ -144,80 +150,149 @@ def base_headers(info: BlobInfo, max_age_seconds: int) -> HeaderList:
     ]
 
 
-async def serve_download(
-    store: BlobStore,
-    container: str,
-    name: str,
-    scope: Scope,
-    send: Send,
-    *,
-    headers: dict[bytes, bytes],
-    max_age_seconds: int | None,
-) -> None:
-    """Answer a GET or HEAD for one asset file."""
-    check_download_name(name)
-    info = await anyio.to_thread.run_sync(store.get_info, container, name)
-    head_only = scope["method"] == "HEAD"
-    max_age = DEFAULT_MAX_AGE_SECONDS if max_age_seconds is None else max_age_seconds
-    common = base_headers(info, max_age)
-    if not_modified(headers, info):
-        await send_not_modified(send, common)
-        return
-    span = None
-    range_header = headers.get(b"range")
-    if range_header is not None and range_allowed(headers, info):
-        span = parse_range(range_header, info.size_bytes)
-    status = 200 if span is None else 206
-    span = span or ByteSpan(0, info.size_bytes)
-    out = [
-        *common,
-        (b"content-type", content_type_for(name, info.content_type).encode()),
-        (b"content-length", str(span.length).encode()),
-    ]
-    if status == 206:
-        content_range = f"bytes {span.start}-{span.start + span.length - 1}/{info.size_bytes}"
-        out.append((b"content-range", content_range.encode()))
-    await send({"type": "http.response.start", "status": status, "headers": out})
-    if head_only or span.length == 0:
-        await send({"type": "http.response.body", "body": b""})
-        return
-    await _send_body(store, container, name, span, scope, send)
+class OpenBlob:
+    """One version of a blob: its properties and a handle that reads exactly that version.
+
+    Kept for a second or two by :class:`Downloads`, so the range requests a
+    player fires at one file cost no stat, no metadata read and no open.
+    """
+
+    def __init__(self, store: BlobStore, container: str, name: str) -> None:
+        self._fd: int | None = None
+        self._handle: BinaryIO | None = None
+        self._lock = threading.Lock()
+        self.path = store.local_path(container, name)
+        for _ in range(_OPEN_ATTEMPTS):
+            self.info = store.get_info(container, name)
+            if self.path is None:
+                self._handle = store.open_read(container, name)  # keeps the opened version
+                return
+            fd = os.open(self.path, os.O_RDONLY)
+            if os.fstat(fd).st_size == self.info.size_bytes:
+                break  # the file we opened is the one get_info described
+            os.close(fd)  # replaced in between: describe and open again
+        else:
+            raise StorageError(f"{container}/{name} keeps changing; try again")
+        self._fd = fd
+
+    @property
+    def is_local(self) -> bool:
+        """True when reads are preads of a local file (fast enough for the event loop)."""
+        return self._fd is not None
+
+    def read(self, offset: int, size: int) -> bytes:
+        """Up to ``size`` bytes at ``offset``."""
+        if self._fd is not None:
+            return os.pread(self._fd, size, offset)
+        assert self._handle is not None
+        with self._lock:  # one handle shared by concurrent requests: seek + read together
+            self._handle.seek(offset)
+            return self._handle.read(size)
+
+    def close(self) -> None:
+        """Release the descriptor or handle (idempotent)."""
+        if self._fd is not None:
+            os.close(self._fd)
+            self._fd = None
+        if self._handle is not None:
+            self._handle.close()
+            self._handle = None
+
+    def __del__(self) -> None:
+        self.close()
 
 
-async def _send_body(
-    store: BlobStore, container: str, name: str, span: ByteSpan, scope: Scope, send: Send
-) -> None:
-    path = await anyio.to_thread.run_sync(store.local_path, container, name)
-    if path is not None:
-        whole = span.start == 0 and span.length == os.stat(path).st_size
-        if whole and "http.response.pathsend" in scope.get("extensions", {}):
-            await send({"type": "http.response.pathsend", "path": str(path)})
+class Downloads:
+    """Progressive download of asset files, with recently opened blobs kept open."""
+
+    def __init__(self, store: BlobStore, *, keep_open_seconds: float = KEEP_OPEN_SECONDS) -> None:
+        self.store = store
+        self._open: TtlCache[tuple[str, str], OpenBlob] = TtlCache(keep_open_seconds, MAX_OPEN)
+        self._flights: SingleFlight[tuple[str, str], OpenBlob] = SingleFlight()
+
+    async def open(self, container: str, name: str) -> OpenBlob:
+        """The blob, opened now or a moment ago (NotFoundError if it does not exist)."""
+        key = (container, name)
+        blob = self._open.get(key)
+        if blob is None:
+            blob = await self._flights.run(key, lambda: self._open_and_keep(key))
+        return blob
+
+    async def _open_and_keep(self, key: tuple[str, str]) -> OpenBlob:
+        blob: OpenBlob = await anyio.to_thread.run_sync(OpenBlob, self.store, *key)
+        self._open.put(key, blob)
+        return blob
+
+    def clear(self) -> None:
+        """Forget the open blobs (they close when their last request is done)."""
+        self._open.clear()
+
+    async def serve(
+        self,
+        container: str,
+        name: str,
+        scope: Scope,
+        send: Send,
+        *,
+        headers: dict[bytes, bytes],
+        max_age_seconds: int | None,
+    ) -> None:
+        """Answer a GET or HEAD for one asset file."""
+        check_download_name(name)
+        blob = await self.open(container, name)
+        info = blob.info
+        max_age = DEFAULT_MAX_AGE_SECONDS if max_age_seconds is None else max_age_seconds
+        common = base_headers(info, max_age)
+        if not_modified(headers, info):
+            await send_not_modified(send, common)
             return
-        fd = await anyio.to_thread.run_sync(os.open, path, os.O_RDONLY)
-        try:
-            await _stream(lambda at, n: os.pread(fd, n, at), span, send)
-        finally:
-            os.close(fd)
-        return
-    handle: BinaryIO = await anyio.to_thread.run_sync(store.open_read, container, name)
+        span = None
+        range_header = headers.get(b"range")
+        if range_header is not None and range_allowed(headers, info):
+            span = parse_range(range_header, info.size_bytes)
+        status = 200 if span is None else 206
+        span = span or ByteSpan(0, info.size_bytes)
+        out = [
+            *common,
+            (b"content-type", content_type_for(name, info.content_type).encode()),
+            (b"content-length", str(span.length).encode()),
+        ]
+        if status == 206:
+            last = span.start + span.length - 1
+            out.append((b"content-range", f"bytes {span.start}-{last}/{info.size_bytes}".encode()))
+        await send({"type": "http.response.start", "status": status, "headers": out})
+        if scope["method"] == "HEAD" or span.length == 0:
+            await send({"type": "http.response.body", "body": b""})
+            return
+        await _send_body(blob, span, scope, send)
+
+
+def _can_pathsend(blob: OpenBlob, span: ByteSpan, scope: Scope) -> bool:
+    """Whether the server may send the whole file itself (ASGI pathsend extension)."""
+    if blob.path is None or span.start != 0 or span.length != blob.info.size_bytes:
+        return False
+    if "http.response.pathsend" not in scope.get("extensions", {}):
+        return False
     try:
-
-        def read(at: int, n: int) -> bytes:
-            handle.seek(at)
-            return handle.read(n)
-
-        await _stream(read, span, send)
-    finally:
-        handle.close()
+        return os.stat(blob.path).st_size == span.length  # still the version described
+    except OSError:
+        return False
 
 
-async def _stream(read: Callable[[int, int], bytes], span: ByteSpan, send: Send) -> None:
-    """Send ``span`` in chunks, each read on a worker thread."""
+async def _send_body(blob: OpenBlob, span: ByteSpan, scope: Scope, send: Send) -> None:
+    """Send ``span`` of the blob: pathsend, inline preads (local) or threaded reads."""
+    if _can_pathsend(blob, span, scope):
+        await send({"type": "http.response.pathsend", "path": str(blob.path)})
+        return
     position, remaining = span.start, span.length
     while remaining > 0:
-        chunk: bytes = await anyio.to_thread.run_sync(read, position, min(CHUNK_BYTES, remaining))
+        size = min(CHUNK_BYTES, remaining)
+        if blob.is_local:
+            chunk = blob.read(position, size)  # page-cache pread: as nginx does, no thread hop
+        else:
+            chunk = await anyio.to_thread.run_sync(blob.read, position, size)
         if not chunk:
-            raise OSError("file shorter than its recorded size")
+            raise StorageError("file shorter than its recorded size")
         position += len(chunk)
         remaining -= len(chunk)
         await send({"type": "http.response.body", "body": chunk, "more_body": remaining > 0})

@@ -10,7 +10,6 @@ concurrent misses for one locator share one query.
 
 from __future__ import annotations
 
-import asyncio
 import uuid
 from collections.abc import Callable
 from dataclasses import dataclass
@@ -23,7 +22,7 @@ from sqlalchemy.orm import Session
 from openvod.clock import parse_iso, utcnow
 from openvod.db.models import Account
 from openvod.errors import NotFoundError
-from openvod.origin.cache import TtlCache
+from openvod.origin.cache import SingleFlight, TtlCache
 from openvod.origin.errors import NotPublishedError
 from openvod.services import endpoints, locators, policies
 from openvod.services.repository import (
@@ -130,7 +129,7 @@ class PublishingResolver:
         self._load = load
         # 1-tuples, so that a cached "unknown locator" (None) differs from a miss
         self._cache: TtlCache[str, tuple[Publication | None]] = TtlCache(ttl_seconds)
-        self._pending: dict[str, asyncio.Future[Publication | None]] = {}
+        self._flights: SingleFlight[str, Publication | None] = SingleFlight()
         self.now = now
 
     @classmethod
@@ -155,21 +154,11 @@ class PublishingResolver:
         return publication
 
     async def _fetch(self, locator_id: str) -> Publication | None:
-        pending = self._pending.get(locator_id)
-        if pending is not None:
-            return await asyncio.shield(pending)
-        future: asyncio.Future[Publication | None] = asyncio.get_running_loop().create_future()
-        self._pending[locator_id] = future
-        try:
-            publication = await anyio.to_thread.run_sync(self._load, locator_id)
-        except BaseException as exc:
-            future.set_exception(exc)
-            future.exception()  # mark retrieved: waiters (if any) re-raise it themselves
-            raise
-        finally:
-            self._pending.pop(locator_id, None)
+        return await self._flights.run(locator_id, lambda: self._load_and_keep(locator_id))
+
+    async def _load_and_keep(self, locator_id: str) -> Publication | None:
+        publication = await anyio.to_thread.run_sync(self._load, locator_id)
         self._cache.put(locator_id, (publication,))
-        future.set_result(publication)
         return publication
 
     def clear(self) -> None:

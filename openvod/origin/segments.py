@@ -1,15 +1,18 @@
 """Segments built on request: fMP4 init segments and fragments, and MPEG-TS segments.
 
 Each segment is the pure media layer's plan (``plan_fragment``) or muxer
-(``mux_ts_segment``) plus a couple of positional reads of the source MP4:
-samples of one segment are contiguous in a GOP-interleaved progressive MP4,
-so ``coalesce_reads`` usually yields one or two ranges. Nothing here touches
-HTTP; :func:`build_fragment_body` maps a parsed URL to bytes and a media type,
-or raises the domain error the HTTP layer turns into a status.
+(``mux_ts_segment``) plus positional reads of the source MP4. In an
+interleaved MP4 a segment's samples lie in many chunks with the other track's
+chunks between them; :func:`read_ranges` reads their whole span with one
+``pread`` when the gaps are small, so a segment costs one or two reads.
+Nothing here touches HTTP: :func:`build_fragment_body` maps a parsed URL to
+bytes and a media type, or raises the domain error the HTTP layer turns into
+a status.
 """
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from dataclasses import dataclass
 
 import numpy as np
@@ -28,11 +31,15 @@ from openvod.media.presentation import (
 from openvod.media.smooth import find_smooth_segment, plan_smooth_fragment
 from openvod.media.ts import TsTrackInput, mux_ts_segment
 from openvod.media.urls import INIT_TIME, TS_FORMATS, FragmentRequest
-from openvod.origin.assets import LoadedAsset
+from openvod.origin.assets import LoadedAsset, SourceFile
 
 VIDEO_MP4 = b"video/mp4"
 AUDIO_MP4 = b"audio/mp4"
 VIDEO_MP2T = b"video/mp2t"
+# One read covers a segment's ranges when the span is at most twice the data plus this...
+GAP_ALLOWANCE_BYTES = 64 * 1024
+# ...and at most this long (bounds the memory of one request).
+MAX_SPAN_BYTES = 32 * 1024 * 1024
 
 
 @dataclass(frozen=True)
@@ -47,13 +54,33 @@ def _mp4_type(rendition: Rendition) -> bytes:
     return VIDEO_MP4 if rendition.kind == "video" else AUDIO_MP4
 
 
+def read_ranges(source: SourceFile, reads: Sequence[tuple[int, int]]) -> list[bytes | memoryview]:
+    """The bytes of ``reads`` (ascending ``(offset, size)``), as few preads as sensible.
+
+    In an interleaved MP4 one track's samples of a segment are many small
+    ranges separated by the other track's samples. When the gaps are small
+    next to the data, one read of the whole span plus slices beats a read
+    per range; otherwise each range is read on its own.
+    """
+    if len(reads) == 1:
+        return [source.read(*reads[0])]
+    start = reads[0][0]
+    span = reads[-1][0] + reads[-1][1] - start
+    wanted = sum(size for _, size in reads)
+    ascending = all(a[0] + a[1] <= b[0] for a, b in zip(reads, reads[1:], strict=False))
+    if not ascending or span > MAX_SPAN_BYTES or span > 2 * wanted + GAP_ALLOWANCE_BYTES:
+        return [source.read(offset, size) for offset, size in reads]
+    buffer = memoryview(source.read(start, span))
+    return [buffer[offset - start : offset - start + size] for offset, size in reads]
+
+
 def read_samples(asset: LoadedAsset, rendition: Rendition, first: int, end: int) -> bytes:
-    """The bytes of samples ``[first, end)`` back to back, in as few reads as possible."""
+    """The bytes of samples ``[first, end)`` back to back."""
     samples = rendition.track.samples
     window = slice(first, end)
     source = asset.files[rendition.source.file_name]
     reads = coalesce_reads(samples.offset[window], samples.size[window])
-    return b"".join([source.read(offset, size) for offset, size in reads])
+    return b"".join(read_ranges(source, reads))
 
 
 def init_segment(asset: LoadedAsset, rendition: Rendition) -> bytes:
@@ -72,7 +99,7 @@ def fmp4_fragment(
     """moof + mdat of samples ``[first, end)`` of a rendition."""
     plan = plan_fragment(rendition.track, first, end, sequence_number)
     source = asset.files[rendition.source.file_name]
-    return b"".join([plan.prefix, *(source.read(offset, size) for offset, size in plan.reads)])
+    return b"".join([plan.prefix, *read_ranges(source, plan.reads)])
 
 
 def ts_segment(
@@ -112,7 +139,7 @@ def _smooth_body(asset: LoadedAsset, rendition: Rendition, time_hns: int) -> Bod
         raise NotFoundError("No fragment starts at that time.")
     plan = plan_smooth_fragment(presentation, rendition, index)
     source = asset.files[rendition.source.file_name]
-    data = b"".join([plan.prefix, *(source.read(offset, size) for offset, size in plan.reads)])
+    data = b"".join([plan.prefix, *read_ranges(source, plan.reads)])
     return Body(data, _mp4_type(rendition))
 
 
