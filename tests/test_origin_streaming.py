@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import dataclasses
 import struct
+import subprocess
 import xml.etree.ElementTree as ET
 from collections.abc import Iterator
 from datetime import timedelta
@@ -26,6 +27,7 @@ from openvod.media.index import load_movie
 from openvod.media.mp4 import build_init_segment
 from openvod.origin.app import OriginApp
 from openvod.origin.cache import ByteLruCache
+from openvod.tools import packager
 from tests.conftest import ServerHandle, start_server
 from tests.origin_support import (
     FRAMES,
@@ -341,3 +343,37 @@ def test_paths_cannot_escape_the_asset(site: Site, tail: str) -> None:
     assert status in (400, 404)
     status, _ = raw_get(site.server, "/" + site.locators["clear"] + "/.." + tail)
     assert status in (400, 404)
+
+
+def _timeline_seconds(mpd_text: str, kind: str) -> list[float]:
+    """Segment start times (s) of the first Representation of ``kind`` in an MPD."""
+    mpd = MPEGDASHParser.parse(mpd_text)
+    for adaptation in mpd.periods[0].adaptation_sets:
+        content = adaptation.content_type or adaptation.mime_type or ""
+        if kind not in content:
+            continue
+        template = adaptation.segment_templates or adaptation.representations[0].segment_templates
+        timescale = int(template[0].timescale)
+        starts, t = [], 0
+        for s in template[0].segment_timelines[0].Ss:
+            t = int(s.t) if s.t is not None else t
+            for _ in range(1 + int(s.r or 0)):
+                starts.append(round(t / timescale, 3))
+                t += int(s.d)
+        return starts
+    raise AssertionError(f"no {kind} adaptation set")
+
+
+def test_segment_boundaries_equal_shaka_packager(site: Site, tmp_path: Path) -> None:
+    """Shaka Packager, packaging the same MP4, cuts video segments at the same times."""
+    source = site.files[0]
+    subprocess.run([
+        str(packager()),
+        f"in={source},stream=video,init_segment={tmp_path}/v_init.mp4,"
+        f"segment_template={tmp_path}/v_$Number$.m4s",
+        "--segment_duration", "2", "--mpd_output", str(tmp_path / "shaka.mpd"),
+    ], check=True, capture_output=True)  # fmt: skip
+    shaka = _timeline_seconds((tmp_path / "shaka.mpd").read_text(), "video")
+    ours_text = httpx.get(site.url("clear", "manifest(format=mpd-time-cmaf)")).text
+    ours = _timeline_seconds(ours_text, "video")
+    assert ours == shaka and len(ours) == 3
