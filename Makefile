@@ -5,7 +5,7 @@ BIN := $(VENV)/bin
 PORT ?= 8080
 DATA ?= openvod-data
 
-.PHONY: install dev run test lint typecheck unit clean
+.PHONY: install dev run test test-deps lint typecheck unit clean
 
 $(BIN)/python:
 	$(PYTHON) -m venv $(VENV)
@@ -30,7 +30,12 @@ typecheck: dev
 unit: dev
 	$(BIN)/python -m pytest -q -p no:cacheprovider
 
-test: dev lint typecheck unit
+# System packages and player libraries the tests need: Debian's chromium, hls.js,
+# dash.js and shaka-player from npm (into .npm-deps/), playwright (never a browser download).
+test-deps: dev
+	bash scripts/test-deps.sh
+
+test: dev test-deps lint typecheck unit
 
 clean:
 	rm -rf $(VENV) .mypy_cache .ruff_cache .pytest_cache
