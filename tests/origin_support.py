@@ -30,12 +30,12 @@ LADDER = (("320x180", 400), ("256x144", 250), ("192x108", 150))
 AUDIO_BITRATE = 64_000
 
 
-def make_rendition(path: Path, size: str, kbps: int) -> Path:
+def make_rendition(path: Path, size: str, kbps: int, seconds: int = SECONDS) -> Path:
     """One GOP-aligned rendition: keyframes every 2 s exactly, no scene-cut keyframes."""
     cmd = [
         str(ffmpeg()), "-v", "error", "-y",
-        "-f", "lavfi", "-i", f"testsrc2=size={size}:rate={FPS}:duration={SECONDS}",
-        "-f", "lavfi", "-i", f"sine=frequency=440:sample_rate=48000:duration={SECONDS}",
+        "-f", "lavfi", "-i", f"testsrc2=size={size}:rate={FPS}:duration={seconds}",
+        "-f", "lavfi", "-i", f"sine=frequency=440:sample_rate=48000:duration={seconds}",
         "-c:v", "libx264", "-preset", "ultrafast", "-pix_fmt", "yuv420p", "-b:v", f"{kbps}k",
         "-force_key_frames", "expr:gte(t,n_forced*2)", "-sc_threshold", "0",
         "-c:a", "aac", "-b:a", str(AUDIO_BITRATE),
@@ -45,11 +45,11 @@ def make_rendition(path: Path, size: str, kbps: int) -> Path:
     return path
 
 
-def make_ladder(folder: Path) -> list[Path]:
+def make_ladder(folder: Path, seconds: int = SECONDS) -> list[Path]:
     """The three renditions, each with its sidecar index beside it."""
     files = []
     for size, kbps in LADDER:
-        mp4 = make_rendition(folder / f"clip_{size}_{kbps}.mp4", size, kbps)
+        mp4 = make_rendition(folder / f"clip_{size}_{kbps}.mp4", size, kbps, seconds)
         write_sidecar(mp4)
         files.append(mp4)
     return files

@@ -26,6 +26,7 @@ from starlette.datastructures import Headers
 from starlette.responses import Response
 from starlette.types import Receive, Scope, Send
 
+from openvod.asgi import answer_lifespan
 from openvod.blob.body import ClientGone, RequestBody
 from openvod.blob.conditions import check_conditions
 from openvod.blob.errors import BlobServiceError, azure_error
@@ -107,7 +108,7 @@ class BlobApp:
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
         """Serve one ASGI connection scope."""
         if scope["type"] == "lifespan":
-            await _lifespan(receive, send)
+            await answer_lifespan(receive, send)
             return
         if scope["type"] != "http":
             return
@@ -396,14 +397,6 @@ class BlobApp:
 # ---- helpers ---------------------------------------------------------------
 
 
-async def _lifespan(receive: Receive, send: Send) -> None:
-    while True:
-        message = await receive()
-        if message["type"] == "lifespan.startup":
-            await send({"type": "lifespan.startup.complete"})
-        elif message["type"] == "lifespan.shutdown":
-            await send({"type": "lifespan.shutdown.complete"})
-            return
 
 
 async def _error_response(method: str, body: RequestBody, exc: OpenvodError) -> Response:

@@ -25,6 +25,7 @@ from urllib.parse import unquote_to_bytes
 import anyio.to_thread
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
+from openvod.asgi import answer_lifespan
 from openvod.context import Context
 from openvod.errors import NotFoundError
 from openvod.media.dash import build_mpd
@@ -201,7 +202,7 @@ class OriginApp:
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
         if scope["type"] == "lifespan":
-            await _lifespan(receive, send)
+            await answer_lifespan(receive, send)
             return
         if scope["type"] != "http":
             return
@@ -331,15 +332,6 @@ async def _send_entry(
     await send_response(send, 206, common, bytes(body), head_only=head_only)
 
 
-async def _lifespan(receive: Receive, send: Send) -> None:
-    """Acknowledge startup and shutdown (the origin holds no resources to set up)."""
-    while True:
-        message = await receive()
-        if message["type"] == "lifespan.startup":
-            await send({"type": "lifespan.startup.complete"})
-        elif message["type"] == "lifespan.shutdown":
-            await send({"type": "lifespan.shutdown.complete"})
-            return
 
 
 def create_origin_app(ctx: Context, *, cache_bytes: int | None = None) -> OriginApp:

@@ -13,7 +13,6 @@ page it cannot place on the local network (such as one fulfilled by
 from __future__ import annotations
 
 import importlib.util
-import subprocess
 import threading
 from collections.abc import Iterator
 from contextlib import contextmanager
@@ -22,9 +21,7 @@ from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
 from typing import Any
 
-from openvod.movie_files import write_sidecar
-from openvod.tools import ffmpeg
-from tests.origin_support import AUDIO_BITRATE, FPS, LADDER
+from tests.origin_support import make_ladder
 
 REPO = Path(__file__).resolve().parents[2]
 CHROMIUM = Path("/usr/bin/chromium")
@@ -106,33 +103,9 @@ def serve_player_files() -> Iterator[str]:
         thread.join(timeout=5)
 
 
-def make_long_rendition(path: Path, size: str, kbps: int, seconds: int) -> Path:
-    """``origin_support.make_rendition`` for any duration: a GOP-aligned rendition.
-
-    Keyframes exactly every 2 s (``-force_key_frames``, no scene-cut keyframes)
-    so that all renditions switch at the same times; AAC audio; moov first.
-    """
-    cmd = [
-        str(ffmpeg()), "-v", "error", "-y",
-        "-f", "lavfi", "-i", f"testsrc2=size={size}:rate={FPS}:duration={seconds}",
-        "-f", "lavfi", "-i", f"sine=frequency=440:sample_rate=48000:duration={seconds}",
-        "-c:v", "libx264", "-preset", "ultrafast", "-pix_fmt", "yuv420p", "-b:v", f"{kbps}k",
-        "-force_key_frames", "expr:gte(t,n_forced*2)", "-sc_threshold", "0",
-        "-c:a", "aac", "-b:a", str(AUDIO_BITRATE),
-        "-movflags", "+faststart", str(path),
-    ]  # fmt: skip
-    subprocess.run(cmd, check=True)
-    return path
-
-
 def make_long_ladder(folder: Path, seconds: int = SECONDS) -> list[Path]:
-    """The origin tests' three-rendition ladder (``LADDER``), ``seconds`` long, with sidecars."""
-    files = []
-    for size, kbps in LADDER:
-        mp4 = make_long_rendition(folder / f"clip_{size}_{kbps}.mp4", size, kbps, seconds)
-        write_sidecar(mp4)
-        files.append(mp4)
-    return files
+    """The origin tests' three-rendition ladder, ``seconds`` long, with sidecars."""
+    return make_ladder(folder, seconds)
 
 
 @dataclass(frozen=True)
