@@ -20,6 +20,9 @@ from openvod.context import open_context
 def app_from_environment() -> ASGIApp:
     """uvicorn factory: the origin app over a context built from OPENVOD_* variables."""
     from openvod.origin.app import create_origin_app
+    from openvod.process import tune_malloc
+
+    tune_malloc()
 
     config = os.environ.get("OPENVOD_CONFIG")
     settings = load_settings(Path(config) if config else None)

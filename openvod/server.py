@@ -12,6 +12,7 @@ from openvod.api.app import create_api_app
 from openvod.blob.app import create_blob_app
 from openvod.context import Context
 from openvod.origin.app import create_origin_app, create_root_app
+from openvod.process import tune_malloc
 from openvod.tls import ensure_dev_certificate
 from openvod.worker.runner import Worker
 
@@ -22,6 +23,7 @@ class Server:
     """All components of one openvod process; ``run`` blocks until ``stop`` is set."""
 
     def __init__(self, ctx: Context) -> None:
+        tune_malloc()
         self.ctx = ctx
         self.stop_event = threading.Event()
         self.api_app = create_api_app(ctx)

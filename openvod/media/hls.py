@@ -211,11 +211,14 @@ def format_durations(start_ticks: npt.NDArray[np.int64], timescale: int) -> list
     values add up to the rounded total whatever the segment count.
     """
     micros = (start_ticks.astype(np.int64) * 1_000_000 + timescale // 2) // timescale
+    # A long asset has thousands of segments but a handful of distinct durations:
+    # format each distinct one once.
+    distinct, inverse = np.unique(np.diff(micros), return_inverse=True)
     texts = []
-    for duration in np.diff(micros).tolist():
+    for duration in distinct.tolist():
         whole, frac = divmod(duration, 1_000_000)
         texts.append(f"{whole}.{frac // 1000:03d}" if frac % 1000 == 0 else f"{whole}.{frac:06d}")
-    return texts
+    return [texts[i] for i in inverse.tolist()]
 
 
 def _target_duration(start_ticks: npt.NDArray[np.int64], timescale: int) -> int:
