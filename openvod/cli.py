@@ -44,6 +44,8 @@ def _settings(data_dir: Path | None, config: Path | None = None, **extra: Any) -
     settings = load_settings(config or _env_config(), data_dir=data_dir, **extra)
     logging.basicConfig(level=settings.log_level.upper(),
                         format="%(asctime)s %(levelname)s %(name)s: %(message)s")
+    # The Azure SDK logs every HTTP request at INFO: keep the CLI's output readable.
+    logging.getLogger("azure").setLevel(logging.WARNING)
     return settings
 
 
