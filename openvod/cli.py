@@ -88,20 +88,22 @@ def origin(
     workers: Annotated[int, typer.Option(help="Serving processes.")] = 2,
 ) -> None:
     """Run only the streaming origin, in several processes (stateless; scale out freely)."""
-    import uvicorn
+    import sys
+
+    from openvod.httpd.server import supervise
 
     settings = _settings(data_dir, config, host=host, port=port)
-    open_context(settings)  # create the data folder and migrate once, before forking
-    os.environ["OPENVOD_DATA_DIR"] = str(settings.resolved_data_dir)
-    os.environ["OPENVOD_DATABASE_URL"] = settings.resolved_database_url
+    open_context(settings)  # create the data folder and migrate once, before the servers start
+    env = dict(os.environ)
+    env["OPENVOD_DATA_DIR"] = str(settings.resolved_data_dir)
+    env["OPENVOD_DATABASE_URL"] = settings.resolved_database_url
+    env["OPENVOD_HOST"] = settings.host
+    env["OPENVOD_PORT"] = str(settings.port)
     if config is not None:
-        os.environ["OPENVOD_CONFIG"] = str(config)
+        env["OPENVOD_CONFIG"] = str(config)
     console.print(f"openvod origin on {settings.host}:{settings.port} with {workers} processes")
-    uvicorn.run(
-        "openvod.origin_process:app_from_environment", factory=True, host=settings.host,
-        port=settings.port, workers=workers, log_level=settings.log_level.lower(),
-        access_log=False,
-    )
+    code = supervise([sys.executable, "-m", "openvod.origin_process"], max(1, workers), env)
+    raise typer.Exit(code)
 
 
 @app.command()

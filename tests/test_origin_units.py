@@ -3,13 +3,15 @@
 from __future__ import annotations
 
 import asyncio
+import os
 from datetime import UTC, datetime, timedelta
 
 import pytest
 
 from openvod import errors
 from openvod.origin.app import is_api_path, split_path
-from openvod.origin.cache import ByteLruCache, CachedResponse, TtlCache
+from openvod.origin.bodies import BytesBody, CachedResponse, MemfdBody, stored_body
+from openvod.origin.cache import ByteLruCache, TtlCache
 from openvod.origin.download import ByteSpan, check_download_name, content_type_for, parse_range
 from openvod.origin.errors import (
     NotPublishedError,
@@ -100,7 +102,7 @@ def test_api_paths() -> None:
 
 
 def entry(size: int) -> CachedResponse:
-    return CachedResponse(b"x" * size, b"video/mp4", b'"e"')
+    return CachedResponse(BytesBody(b"x" * size), b"video/mp4", b'"e"')
 
 
 def test_byte_lru_evicts_least_recently_used() -> None:
@@ -116,6 +118,23 @@ def test_byte_lru_evicts_least_recently_used() -> None:
     off: ByteLruCache[str] = ByteLruCache(0)
     off.put("a", entry(1))
     assert not off.enabled and off.get("a") is None
+
+
+def test_memfd_bodies_hold_the_bytes_and_are_released_on_eviction() -> None:
+    data = bytes(range(256)) * 1024  # 256 KiB: kept in a memfd
+    body = stored_body(data)
+    assert isinstance(body, MemfdBody) and body.size == len(data)
+    fd = body._fd
+    assert fd is not None and os.pread(fd, len(data), 0) == data
+    assert isinstance(stored_body(b"small"), BytesBody)
+    cache: ByteLruCache[str] = ByteLruCache(2 * 1024 * 1024)
+    cache.put("a", CachedResponse(body, b"video/mp2t", b'"a"'))
+    assert cache.get("a") is not None
+    for key in "bcde":
+        cache.put(key, CachedResponse(BytesBody(b"x" * 500_000), b"video/mp2t", key.encode()))
+    assert cache.get("a") is None  # evicted, and its descriptor closed
+    with pytest.raises(OSError):
+        os.fstat(fd)
 
 
 def test_ttl_cache_expires(monkeypatch: pytest.MonkeyPatch) -> None:

@@ -43,12 +43,20 @@ from openvod.media.urls import (
     parse_streaming_path,
 )
 from openvod.origin.assets import AssetCache, AssetLoader, LoadedAsset
-from openvod.origin.cache import ByteLruCache, CachedResponse
+from openvod.origin.bodies import (
+    ZERO_COPY,
+    BytesBody,
+    CachedResponse,
+    RangedBody,
+    stored_body,
+)
+from openvod.origin.cache import ByteLruCache
 from openvod.origin.download import Downloads, parse_range
 from openvod.origin.errors import MalformedUrlError, NotPublishedError
 from openvod.origin.publishing import Protocol, PublishingResolver, parse_locator_id
 from openvod.origin.responses import (
     CORS_HEADERS,
+    TEXT_PLAIN,
     HeaderList,
     none_match,
     preflight_headers,
@@ -62,6 +70,9 @@ from openvod.origin.segments import build_fragment_body
 log = logging.getLogger(__name__)
 
 DEFAULT_CACHE_BYTES = 128 * 1024 * 1024
+# fMP4 fragment plans (box headers + sample ranges: ~1 kB a segment), kept even with the
+# response cache off: they are metadata, like the sample index, not response bodies.
+PLAN_CACHE_BYTES = 16 * 1024 * 1024
 DEFAULT_MANIFEST_MAX_AGE_SECONDS = 2
 PARSED_PATHS_CACHED = 4096
 SEGMENT_CACHE_CONTROL = b"public, max-age=31536000, immutable"
@@ -199,6 +210,7 @@ class OriginApp:
         self.publishing = PublishingResolver.for_sessions(ctx.session)
         self.assets = AssetCache(AssetLoader(ctx.store))
         self.responses: ByteLruCache[tuple[str, str]] = ByteLruCache(cache_bytes)
+        self.plans: ByteLruCache[tuple[str, str]] = ByteLruCache(PLAN_CACHE_BYTES)
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
         if scope["type"] == "lifespan":
@@ -208,6 +220,10 @@ class OriginApp:
             return
         method = scope["method"]
         headers = request_headers(scope)
+        if scope["path"] == "/healthz":
+            await send_response(send, 200, [(b"content-type", TEXT_PLAIN),
+                                            (b"content-length", b"3")], b"ok\n")  # fmt: skip
+            return
         if method == "OPTIONS":
             await send_response(send, 204, preflight_headers(headers))
             return
@@ -244,7 +260,9 @@ class OriginApp:
         asset = await self.assets.get(publication.container, path.segments[0][:-4])
         head_only = scope["method"] == "HEAD"
         if isinstance(request, FragmentRequest):
-            await self._send_fragment(asset, request, parsed.tail, headers, send, head_only)
+            zero_copy = ZERO_COPY in scope.get("extensions", ())
+            await self._send_fragment(asset, request, parsed.tail, headers, send, head_only,
+                                      zero_copy)  # fmt: skip
             return
         max_age = publication.max_cache_age_seconds
         if max_age is None:
@@ -259,18 +277,37 @@ class OriginApp:
         headers: dict[bytes, bytes],
         send: Send,
         head_only: bool,
+        zero_copy: bool,
     ) -> None:
+        """A segment from the response cache, a memoised plan, or built now.
+
+        fMP4 fragments of local files are plans (headers + sample ranges the
+        server sends from the file); their bodies are never copied into the
+        response cache, since the page cache already holds them. Built bodies
+        (TS, remote sources) go into the response cache, as memfds when the
+        server can send those without a copy.
+        """
         key = (asset.version, tail)
-        entry = self.responses.get(key)
+        entry = self.responses.get(key) or self.plans.get(key)
         if entry is None:
             if asset.all_local:
-                body = build_fragment_body(asset, request)
+                built = build_fragment_body(asset, request)
             else:
-                body = await anyio.to_thread.run_sync(build_fragment_body, asset, request)
-            entry = CachedResponse(body.data, body.content_type, strong_etag(*key))
-            if self.responses.enabled:
-                self.responses.put(key, entry)
-        await _send_entry(send, entry, SEGMENT_CACHE_CONTROL, headers, head_only)
+                built = await anyio.to_thread.run_sync(build_fragment_body, asset, request)
+            body = built.body
+            etag = strong_etag(*key)
+            cache = self.responses.enabled
+            if isinstance(body, RangedBody) and (not cache or (zero_copy and body.few_runs)):
+                entry = CachedResponse(body, built.content_type, etag)
+                self.plans.put(key, entry)
+            else:
+                if cache:
+                    data = built.data
+                    body = stored_body(data) if zero_copy else BytesBody(data)
+                entry = CachedResponse(body, built.content_type, etag)
+                if cache:
+                    self.responses.put(key, entry)
+        await _send_entry(send, entry, SEGMENT_CACHE_CONTROL, headers, head_only, zero_copy)
 
     async def _send_manifest(
         self,
@@ -287,10 +324,10 @@ class OriginApp:
         if entry is None:
             body = build_manifest(asset, request)
             etag = strong_etag(asset.version, canonical)
-            entry = CachedResponse(body, manifest_type(request), etag)
+            entry = CachedResponse(BytesBody(body), manifest_type(request), etag)
             asset.memo[memo_key] = entry
         cache_control = f"public, max-age={max_age_seconds}".encode()
-        await _send_entry(send, entry, cache_control, headers, head_only)
+        await _send_entry(send, entry, cache_control, headers, head_only, zero_copy=False)
 
 
 async def _send_entry(
@@ -299,11 +336,12 @@ async def _send_entry(
     cache_control: bytes,
     headers: dict[bytes, bytes],
     head_only: bool,
+    zero_copy: bool,
 ) -> None:
     """A built body with its validators: 304 when the client has it, 206 for one range.
 
     Ranges are rare here (players fetch whole segments) but CDNs may split
-    large objects; the body is in memory, so a range is a slice.
+    large objects; every body sends any range of itself.
     """
     common: HeaderList = [
         *CORS_HEADERS,
@@ -316,22 +354,23 @@ async def _send_entry(
         await send_response(send, 304, common)
         return
     common.append((b"content-type", entry.content_type))
-    size = len(entry.body)
+    size = entry.body.size
     range_header = headers.get(b"range")
     span = None
     if range_header is not None and headers.get(b"if-range", entry.etag) == entry.etag:
         span = parse_range(range_header, size)
     if span is None:
-        common.append((b"content-length", str(size).encode()))
-        await send_response(send, 200, common, entry.body, head_only=head_only)
+        status, start, length = 200, 0, size
+    else:
+        status, start, length = 206, span.start, span.length
+        end = start + length
+        common.append((b"content-range", f"bytes {start}-{end - 1}/{size}".encode()))
+    common.append((b"content-length", str(length).encode()))
+    if head_only or length == 0:
+        await send_response(send, status, common)
         return
-    end = span.start + span.length
-    common.append((b"content-length", str(span.length).encode()))
-    common.append((b"content-range", f"bytes {span.start}-{end - 1}/{size}".encode()))
-    body = memoryview(entry.body)[span.start : end]
-    await send_response(send, 206, common, bytes(body), head_only=head_only)
-
-
+    await send({"type": "http.response.start", "status": status, "headers": common})
+    await entry.body.send(send, start, length, zero_copy)
 
 
 def create_origin_app(ctx: Context, *, cache_bytes: int | None = None) -> OriginApp:

@@ -49,6 +49,11 @@ ISM_SUFFIX = ".ism"
 MP4_SUFFIX = ".mp4"
 _MEDIA_SUFFIXES = (MP4_SUFFIX, MP4_SUFFIX + SIDECAR_SUFFIX)
 
+# One read covers a segment's ranges when the span is at most twice the data plus this...
+GAP_ALLOWANCE_BYTES = 64 * 1024
+# ...and at most this long (bounds the memory of one request).
+MAX_SPAN_BYTES = 32 * 1024 * 1024
+
 
 class SourceFile:
     """One MP4 of an asset, open for positional reads.
@@ -70,6 +75,10 @@ class SourceFile:
         """True when reads are quick page-cache preads that may run on the event loop."""
         return self._fd is not None
 
+    def fileno(self) -> int | None:
+        """The open descriptor of a local file (for ``sendfile``), else None."""
+        return self._fd
+
     def read(self, offset: int, size: int) -> bytes:
         """``size`` bytes at ``offset`` (MediaError if the file is shorter)."""
         if self._fd is not None:
@@ -88,6 +97,27 @@ class SourceFile:
 
     def __del__(self) -> None:
         self.close()
+
+
+def read_ranges(source: SourceFile, reads: Sequence[tuple[int, int]]) -> list[bytes | memoryview]:
+    """The bytes of ``reads`` (ascending ``(offset, size)``), as few preads as sensible.
+
+    In an interleaved MP4 one track's samples of a segment are many small
+    ranges separated by the other track's samples. When the gaps are small
+    next to the data, one read of the whole span plus slices beats a read
+    per range; otherwise each range is read on its own.
+    """
+    if len(reads) == 1:
+        return [source.read(*reads[0])]
+    start = reads[0][0]
+    span = reads[-1][0] + reads[-1][1] - start
+    wanted = sum(size for _, size in reads)
+    ascending = all(a[0] + a[1] <= b[0] for a, b in zip(reads, reads[1:], strict=False))
+    if not ascending or span > MAX_SPAN_BYTES or span > 2 * wanted + GAP_ALLOWANCE_BYTES:
+        return [source.read(offset, size) for offset, size in reads]
+    buffer = memoryview(source.read(start, span))
+    return [buffer[offset - start : offset - start + size] for offset, size in reads]
+
 
 
 @dataclass(eq=False)

@@ -1,7 +1,8 @@
 """Small in-process caches for the origin's hot path.
 
-- :class:`ByteLruCache`: responses (segments, init segments, manifests) bounded
-  by their total size in bytes; a zero budget turns it off.
+- :class:`ByteLruCache`: responses (segments, init segments, fragment plans)
+  bounded by their total cost in bytes; a zero budget turns it off. An
+  evicted entry's body is closed (a memfd goes back to the kernel).
 - :class:`TtlCache`: values that may be a little stale (publishing lookups,
   blob listings), bounded by entry count.
 
@@ -16,25 +17,13 @@ import asyncio
 import time
 from collections import OrderedDict
 from collections.abc import Awaitable, Callable, Hashable
-from dataclasses import dataclass
-from typing import Generic, TypeVar
+from typing import TYPE_CHECKING, Generic, TypeVar
+
+if TYPE_CHECKING:
+    from openvod.origin.bodies import CachedResponse
 
 K = TypeVar("K", bound=Hashable)
 V = TypeVar("V")
-
-
-@dataclass(frozen=True)
-class CachedResponse:
-    """A finished response body with the headers that depend on it."""
-
-    body: bytes
-    content_type: bytes
-    etag: bytes
-
-    @property
-    def size_bytes(self) -> int:
-        """What the entry costs against the byte budget (body plus a fixed overhead)."""
-        return len(self.body) + 256
 
 
 class ByteLruCache(Generic[K]):
@@ -81,14 +70,19 @@ class ByteLruCache(Generic[K]):
         old = self._entries.pop(key, None)
         if old is not None:
             self._size_bytes -= old.size_bytes
+            if old is not entry:
+                old.body.close()
         self._entries[key] = entry
         self._size_bytes += entry.size_bytes
         while self._size_bytes > self.max_bytes:
             _, evicted = self._entries.popitem(last=False)
             self._size_bytes -= evicted.size_bytes
+            evicted.body.close()
 
     def clear(self) -> None:
         """Drop everything."""
+        for entry in self._entries.values():
+            entry.body.close()
         self._entries.clear()
         self._size_bytes = 0
 

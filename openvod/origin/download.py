@@ -180,6 +180,10 @@ class OpenBlob:
         """True when reads are preads of a local file (fast enough for the event loop)."""
         return self._fd is not None
 
+    def fileno(self) -> int | None:
+        """The descriptor of a local file (for ``sendfile``), else None."""
+        return self._fd
+
     def read(self, offset: int, size: int) -> bytes:
         """Up to ``size`` bytes at ``offset``."""
         if self._fd is not None:
@@ -280,7 +284,15 @@ def _can_pathsend(blob: OpenBlob, span: ByteSpan, scope: Scope) -> bool:
 
 
 async def _send_body(blob: OpenBlob, span: ByteSpan, scope: Scope, send: Send) -> None:
-    """Send ``span`` of the blob: pathsend, inline preads (local) or threaded reads."""
+    """Send ``span`` of the blob: zero-copy (``sendfile`` of the open file, any range),
+    pathsend (whole file), inline preads (local) or threaded reads."""
+    fd = blob.fileno()
+    if fd is not None and "http.response.zerocopysend" in scope.get("extensions", {}):
+        # The blob (and so the descriptor) stays open while this request holds it.
+        message = {"type": "http.response.zerocopysend", "file": fd,
+                   "offset": span.start, "count": span.length}  # fmt: skip
+        await send(message)
+        return
     if _can_pathsend(blob, span, scope):
         await send({"type": "http.response.pathsend", "path": str(blob.path)})
         return

@@ -5,9 +5,11 @@ Each segment is the pure media layer's plan (``plan_fragment``) or muxer
 interleaved MP4 a segment's samples lie in many chunks with the other track's
 chunks between them; :func:`read_ranges` reads their whole span with one
 ``pread`` when the gaps are small, so a segment costs one or two reads.
-Nothing here touches HTTP: :func:`build_fragment_body` maps a parsed URL to
-bytes and a media type, or raises the domain error the HTTP layer turns into
-a status.
+An fMP4 fragment of a local file is not read at all: it is a
+:class:`~openvod.origin.bodies.RangedBody`, the ``moof`` and ``mdat`` header
+plus the sample ranges, which the server sends with ``sendfile``. Nothing here
+touches HTTP: :func:`build_fragment_body` maps a parsed URL to a body and a
+media type, or raises the domain error the HTTP layer turns into a status.
 """
 
 from __future__ import annotations
@@ -31,47 +33,33 @@ from openvod.media.presentation import (
 from openvod.media.smooth import find_smooth_segment, plan_smooth_fragment
 from openvod.media.ts import TsTrackInput, mux_ts_segment
 from openvod.media.urls import INIT_TIME, TS_FORMATS, FragmentRequest
-from openvod.origin.assets import LoadedAsset, SourceFile
+from openvod.origin.assets import LoadedAsset, SourceFile, read_ranges
+from openvod.origin.bodies import BytesBody, RangedBody, ResponseBody
 
 VIDEO_MP4 = b"video/mp4"
 AUDIO_MP4 = b"audio/mp4"
 VIDEO_MP2T = b"video/mp2t"
-# One read covers a segment's ranges when the span is at most twice the data plus this...
-GAP_ALLOWANCE_BYTES = 64 * 1024
-# ...and at most this long (bounds the memory of one request).
-MAX_SPAN_BYTES = 32 * 1024 * 1024
 
 
 @dataclass(frozen=True)
 class Body:
-    """A built segment: its bytes and media type."""
+    """A built segment: its body and media type."""
 
-    data: bytes
+    body: ResponseBody
     content_type: bytes
+
+    @property
+    def data(self) -> bytes:
+        """All the bytes (reads the source ranges of a ranged body)."""
+        body = self.body
+        if isinstance(body, RangedBody):
+            return body.materialise()
+        assert isinstance(body, BytesBody)
+        return body.data
 
 
 def _mp4_type(rendition: Rendition) -> bytes:
     return VIDEO_MP4 if rendition.kind == "video" else AUDIO_MP4
-
-
-def read_ranges(source: SourceFile, reads: Sequence[tuple[int, int]]) -> list[bytes | memoryview]:
-    """The bytes of ``reads`` (ascending ``(offset, size)``), as few preads as sensible.
-
-    In an interleaved MP4 one track's samples of a segment are many small
-    ranges separated by the other track's samples. When the gaps are small
-    next to the data, one read of the whole span plus slices beats a read
-    per range; otherwise each range is read on its own.
-    """
-    if len(reads) == 1:
-        return [source.read(*reads[0])]
-    start = reads[0][0]
-    span = reads[-1][0] + reads[-1][1] - start
-    wanted = sum(size for _, size in reads)
-    ascending = all(a[0] + a[1] <= b[0] for a, b in zip(reads, reads[1:], strict=False))
-    if not ascending or span > MAX_SPAN_BYTES or span > 2 * wanted + GAP_ALLOWANCE_BYTES:
-        return [source.read(offset, size) for offset, size in reads]
-    buffer = memoryview(source.read(start, span))
-    return [buffer[offset - start : offset - start + size] for offset, size in reads]
 
 
 def read_samples(asset: LoadedAsset, rendition: Rendition, first: int, end: int) -> bytes:
@@ -93,13 +81,20 @@ def init_segment(asset: LoadedAsset, rendition: Rendition) -> bytes:
     return bytes(cached)
 
 
+def ranged(prefix: bytes, source: SourceFile, reads: Sequence[tuple[int, int]]) -> ResponseBody:
+    """``prefix`` plus ``reads`` of ``source``: left in the file (read or ``sendfile``-d when
+    sent) when it is local, read now when it is remote."""
+    if source.is_local:
+        return RangedBody.of(prefix, source, reads)
+    return BytesBody(b"".join([prefix, *read_ranges(source, reads)]))
+
+
 def fmp4_fragment(
     asset: LoadedAsset, rendition: Rendition, first: int, end: int, sequence_number: int
-) -> bytes:
+) -> ResponseBody:
     """moof + mdat of samples ``[first, end)`` of a rendition."""
     plan = plan_fragment(rendition.track, first, end, sequence_number)
-    source = asset.files[rendition.source.file_name]
-    return b"".join([plan.prefix, *read_ranges(source, plan.reads)])
+    return ranged(plan.prefix, asset.files[rendition.source.file_name], plan.reads)
 
 
 def ts_segment(
@@ -139,8 +134,7 @@ def _smooth_body(asset: LoadedAsset, rendition: Rendition, time_hns: int) -> Bod
         raise NotFoundError("No fragment starts at that time.")
     plan = plan_smooth_fragment(presentation, rendition, index)
     source = asset.files[rendition.source.file_name]
-    data = b"".join([plan.prefix, *read_ranges(source, plan.reads)])
-    return Body(data, _mp4_type(rendition))
+    return Body(ranged(plan.prefix, source, plan.reads), _mp4_type(rendition))
 
 
 def _keyframe_body(asset: LoadedAsset, rendition: Rendition, request: FragmentRequest) -> Body:
@@ -151,7 +145,8 @@ def _keyframe_body(asset: LoadedAsset, rendition: Rendition, request: FragmentRe
         raise NotFoundError("No keyframe at that time.")
     ordinal = int(np.searchsorted(rendition.keyframe_samples, sample))
     if request.format in TS_FORMATS:
-        return Body(ts_segment(asset, [(rendition, sample, sample + 1)], ordinal), VIDEO_MP2T)
+        body = ts_segment(asset, [(rendition, sample, sample + 1)], ordinal)
+        return Body(BytesBody(body), VIDEO_MP2T)
     return Body(fmp4_fragment(asset, rendition, sample, sample + 1, ordinal + 1), VIDEO_MP4)
 
 
@@ -164,14 +159,14 @@ def _ts_body(asset: LoadedAsset, rendition: Rendition, index: int, muxed: bool) 
         if found is not None:
             audio, audio_index = found
             parts.append((audio, *audio.segment_samples(audio_index)))
-    return Body(ts_segment(asset, parts, index), VIDEO_MP2T)
+    return Body(BytesBody(ts_segment(asset, parts, index)), VIDEO_MP2T)
 
 
 def build_fragment_body(asset: LoadedAsset, request: FragmentRequest) -> Body:
     """The bytes of the init segment, fragment or TS segment a fragment URL names."""
     rendition = _rendition(asset.presentation, request)
     if request.time == INIT_TIME:
-        return Body(init_segment(asset, rendition), _mp4_type(rendition))
+        return Body(BytesBody(init_segment(asset, rendition)), _mp4_type(rendition))
     if request.keyframes:
         return _keyframe_body(asset, rendition, request)
     if request.format == "smooth":
