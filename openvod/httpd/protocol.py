@@ -51,6 +51,8 @@ EXTENSIONS: dict[str, dict[str, Any]] = {
 }
 _ASGI = {"version": "3.0", "spec_version": "2.3"}
 _NO_BODY_STATUSES = frozenset({204, 304})
+# A response head and a body part up to this size go to the socket in one send.
+_COALESCE_BYTES = 16 * 1024
 
 
 def _reason(status: int) -> bytes:
@@ -275,6 +277,10 @@ class HttpConnection(asyncio.Protocol):
         except asyncio.CancelledError:
             self._close()
             raise
+        except (ConnectionError, EOFError) as exc:  # the client went away, or the file shrank
+            log.debug("response aborted: %r", exc)
+            self._close()
+            return
         except Exception:
             log.exception("unhandled error in the ASGI app")
             if not responder.started:
@@ -472,8 +478,8 @@ class _Responder:
             lines.append(b"connection: keep-alive\r\n")
         self.lines = lines
 
-    def _flush_head(self, *, body_length: int | None, more: bool) -> None:
-        """Write the status line and headers, adding framing the app left out."""
+    def _head(self, *, body_length: int | None) -> bytes:
+        """The status line and headers, with the framing the app left out; once."""
         lines = self.lines
         if self.remaining is None and not self.no_body:
             if body_length is not None:
@@ -486,25 +492,32 @@ class _Responder:
                 self.keep_alive = False  # HTTP/1.0: the end of the body is the close
                 lines.append(b"connection: close\r\n")
         lines.append(b"\r\n")
-        self.conn.write(b"".join(lines), more=more)
         self.lines = []
+        return b"".join(lines)
 
     async def _body(self, body: bytes | bytearray | memoryview, more_body: bool) -> None:
         if not self.started:
             raise RuntimeError("a body before the response start")
         if self.complete:
             raise RuntimeError("the response is already complete")
+        head = b""
         if self.lines:
-            self._flush_head(body_length=None if more_body else len(body), more=bool(body))
+            head = self._head(body_length=None if more_body else len(body))
         if body and not self.no_body:
             self._account(len(body))
             if self.chunked:
-                self.conn.write(b"%x\r\n" % len(body), more=True)
+                self.conn.write(head + b"%x\r\n" % len(body), more=True)
                 self.conn.write(body, more=True)
-                self.conn.write(b"\r\n")
+                self.conn.write(b"\r\n", more=more_body)
+            elif head and len(body) <= _COALESCE_BYTES:
+                self.conn.write(head + body, more=more_body)  # one segment when it fits
             else:
-                self.conn.write(body)
+                if head:
+                    self.conn.write(head, more=True)
+                self.conn.write(body, more=more_body)
             await self.conn.drain()
+        elif head:
+            self.conn.write(head, more=more_body)
         if not more_body:
             self._finish()
 
@@ -518,13 +531,14 @@ class _Responder:
         count = int(count)
         more_body = bool(message.get("more_body", False))
         if self.lines:
-            self._flush_head(body_length=None if more_body else count, more=count > 0)
+            head = self._head(body_length=None if more_body else count)
+            self.conn.write(head, more=(count > 0 and not self.no_body) or more_body)
         if count > 0 and not self.no_body:
             self._account(count)
             if self.chunked:
                 self.conn.write(b"%x\r\n" % count, more=True)
                 await self.conn.sendfile(fd, offset, count)
-                self.conn.write(b"\r\n")
+                self.conn.write(b"\r\n", more=more_body)
             else:
                 await self.conn.sendfile(fd, offset, count)
         if not more_body:
