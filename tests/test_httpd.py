@@ -37,7 +37,7 @@ def running(app: AsgiApp) -> Iterator[int]:
                 state["port"] = port
                 started.set()
 
-            await serve(app, "127.0.0.1", 0, stop, ready=ready, grace_seconds=2)
+            await serve(app, "127.0.0.1", 0, stop, ready=ready, grace_seconds=2, idle_seconds=1)
 
         asyncio.run(main())
 
@@ -206,3 +206,10 @@ def test_bad_requests_get_a_status_and_a_close(port: int) -> None:
 def test_http_1_0_closes_unless_asked_to_keep_alive(port: int) -> None:
     data = _raw(port, b"GET /hello HTTP/1.0\r\n\r\n")
     assert data.startswith(b"HTTP/1.0 200 OK") and b"connection: close" in data.lower()
+
+
+def test_idle_keep_alive_connections_are_closed(port: int) -> None:
+    with socket.create_connection(("127.0.0.1", port), timeout=10) as sock:
+        sock.sendall(b"GET /hello HTTP/1.1\r\nHost: x\r\n\r\n")
+        assert _read_response(sock).endswith(b"hello GET ")
+        assert sock.recv(1) == b""  # closed by the server after ~1 s idle (else: timeout)

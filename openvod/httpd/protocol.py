@@ -137,7 +137,7 @@ class HttpConnection(asyncio.Protocol):
         self.reading_paused = False
         self.writable = asyncio.Event()
         self.writable.set()
-        self.idle_handle: asyncio.TimerHandle | None = None
+        self.idle_since: float | None = None  # loop time since when nothing is in flight
         # the request being parsed
         self._url = b""
         self._headers: list[tuple[bytes, bytes]] = []
@@ -160,11 +160,10 @@ class HttpConnection(asyncio.Protocol):
         peer = transport.get_extra_info("peername")
         self.client = (str(peer[0]), int(peer[1])) if isinstance(peer, tuple) else None
         self.state.connections.add(self)
-        self._arm_idle_timer()
+        self.idle_since = self.loop.time()
 
     def connection_lost(self, exc: Exception | None) -> None:
         self.state.connections.discard(self)
-        self._cancel_idle_timer()
         self.writable.set()
         if self.task is not None and not self.task.done():
             self.task.cancel()
@@ -172,7 +171,7 @@ class HttpConnection(asyncio.Protocol):
         self.transport = None
 
     def data_received(self, data: bytes) -> None:
-        self._cancel_idle_timer()
+        self.idle_since = None
         try:
             self.parser.feed_data(data)
         except httptools.HttpParserUpgrade:
@@ -261,7 +260,7 @@ class HttpConnection(asyncio.Protocol):
         if not self.pending or self.transport is None:
             self.task = None
             if self.transport is not None:
-                self._arm_idle_timer()
+                self.idle_since = self.loop.time()
             return
         request = self.pending.popleft()
         if self.reading_paused and len(self.pending) < MAX_PIPELINED // 2:
@@ -321,14 +320,10 @@ class HttpConnection(asyncio.Protocol):
         if self.task is None:
             self._close()
 
-    def _arm_idle_timer(self) -> None:
-        self._cancel_idle_timer()
-        self.idle_handle = self.loop.call_later(IDLE_TIMEOUT_SECONDS, self._close)
-
-    def _cancel_idle_timer(self) -> None:
-        if self.idle_handle is not None:
-            self.idle_handle.cancel()
-            self.idle_handle = None
+    def close_if_idle_since(self, deadline: float) -> None:
+        """Close when nothing has been in flight since before ``deadline`` (loop time)."""
+        if self.idle_since is not None and self.idle_since < deadline and self.task is None:
+            self._close()
 
     # --- writing ------------------------------------------------------------------------
 

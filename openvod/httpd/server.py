@@ -20,7 +20,7 @@ import subprocess
 import time
 from collections.abc import Callable, Sequence
 
-from openvod.httpd.protocol import AsgiApp, HttpConnection, ServerState
+from openvod.httpd.protocol import IDLE_TIMEOUT_SECONDS, AsgiApp, HttpConnection, ServerState
 
 log = logging.getLogger(__name__)
 
@@ -39,8 +39,11 @@ async def serve(
     reuse_port: bool = False,
     ready: Callable[[int], None] | None = None,
     grace_seconds: float = GRACE_SECONDS,
+    idle_seconds: float = IDLE_TIMEOUT_SECONDS,
 ) -> None:
-    """Serve ``app`` on ``host:port`` until ``stop`` is set (``ready(port)`` once listening)."""
+    """Serve ``app`` on ``host:port`` until ``stop`` is set (``ready(port)`` once listening).
+
+    Keep-alive connections idle for ``idle_seconds`` are closed."""
     loop = asyncio.get_running_loop()
     state = ServerState(app, (host, port))
     server = await loop.create_server(
@@ -50,9 +53,11 @@ async def serve(
     state.server_address = (host, int(bound))
     if ready is not None:
         ready(int(bound))
+    sweeper = loop.create_task(_close_idle(state, idle_seconds))
     try:
         await stop.wait()
     finally:
+        sweeper.cancel()
         state.closing = True
         server.close()
         for conn in list(state.connections):
@@ -64,6 +69,20 @@ async def serve(
             if conn.transport is not None:
                 conn.transport.abort()
         await server.wait_closed()
+
+
+async def _close_idle(state: ServerState, idle_seconds: float) -> None:
+    """Close keep-alive connections idle for longer than ``idle_seconds``.
+
+    One sweep every few seconds instead of a timer per request: the timeout is
+    honoured within a quarter of itself.
+    """
+    loop = asyncio.get_running_loop()
+    while True:
+        await asyncio.sleep(idle_seconds / 4)
+        deadline = loop.time() - idle_seconds
+        for conn in list(state.connections):
+            conn.close_if_idle_since(deadline)
 
 
 def serve_forever(
