@@ -26,6 +26,7 @@ SAMPLES_PER_FRAME = 1024
 _AOT_SBR = 5
 _AOT_PS = 29
 _BUFFER_FULLNESS_VBR = 0x7FF
+_WORD = np.dtype(">u4")
 
 
 class _BitReader:
@@ -101,25 +102,36 @@ def parse_audio_specific_config(asc: bytes) -> AacConfig:
     return AacConfig(object_type, core_type, frequency_index, channels)
 
 
+def _header_words(
+    config: AacConfig, payload_sizes: npt.NDArray[np.integer]
+) -> tuple[npt.NDArray[np.int64], npt.NDArray[np.int64]]:
+    """ADTS headers (no CRC) as two big-endian 32-bit words each: bytes 0-3 and bytes 3-6."""
+    frame_lengths = payload_sizes.astype(np.int64) + ADTS_HEADER_SIZE
+    if frame_lengths.size and int(frame_lengths.max()) > MAX_ADTS_FRAME_SIZE:
+        raise MediaError("AAC frame too large for ADTS")
+    channels = config.channel_configuration
+    fixed = (
+        0xFFF1 << 16  # syncword, MPEG-4, layer 0, protection_absent
+        | config.adts_profile << 14
+        | config.sampling_frequency_index << 10
+        | (channels >> 2) << 8
+        | (channels & 0x3) << 6
+    )
+    first = frame_lengths >> 11
+    first |= fixed
+    last = frame_lengths << 13  # frame_length, then buffer fullness and 1 raw data block
+    last |= (channels & 0x3) << 30 | _BUFFER_FULLNESS_VBR << 2
+    return first, last
+
+
 def adts_headers(
     config: AacConfig, payload_sizes: npt.NDArray[np.integer]
 ) -> npt.NDArray[np.uint8]:
     """ADTS headers (no CRC) for raw frames of the given sizes: an (n, 7) uint8 array."""
-    frame_lengths = payload_sizes.astype(np.int64) + ADTS_HEADER_SIZE
-    if frame_lengths.size and int(frame_lengths.max()) > MAX_ADTS_FRAME_SIZE:
-        raise MediaError("AAC frame too large for ADTS")
-    headers = np.empty((frame_lengths.size, ADTS_HEADER_SIZE), dtype=np.uint8)
-    headers[:, 0] = 0xFF
-    headers[:, 1] = 0xF1  # syncword end, MPEG-4, layer 0, protection_absent
-    headers[:, 2] = (
-        (config.adts_profile << 6)
-        | (config.sampling_frequency_index << 2)
-        | (config.channel_configuration >> 2)
-    )
-    headers[:, 3] = ((config.channel_configuration & 0x3) << 6) | (frame_lengths >> 11)
-    headers[:, 4] = (frame_lengths >> 3) & 0xFF
-    headers[:, 5] = ((frame_lengths & 0x7) << 5) | (_BUFFER_FULLNESS_VBR >> 6)
-    headers[:, 6] = (_BUFFER_FULLNESS_VBR & 0x3F) << 2  # one raw data block per frame
+    first, last = _header_words(config, payload_sizes)
+    headers = np.empty((first.size, ADTS_HEADER_SIZE), dtype=np.uint8)
+    headers[:, :4] = first.astype(">u4").view(np.uint8).reshape(-1, 4)
+    headers[:, 3:] = last.astype(">u4").view(np.uint8).reshape(-1, 4)
     return headers
 
 
@@ -128,20 +140,41 @@ def adts_header(config: AacConfig, payload_size: int) -> bytes:
     return adts_headers(config, np.array([payload_size])).tobytes()
 
 
+def write_adts_frames(
+    dest: npt.NDArray[np.uint8],
+    offsets: npt.NDArray[np.int64],
+    config: AacConfig,
+    data: bytes | memoryview,
+    payload_sizes: npt.NDArray[np.int64],
+) -> None:
+    """Write the raw AAC frames of ``data`` (back to back) as ADTS frames at ``offsets``.
+
+    Frame ``i`` takes ``dest[offsets[i]:offsets[i] + 7 + payload_sizes[i]]``:
+    the headers are written as two overlapping 32-bit words each, all in two
+    array assignments, each payload with one slice copy. ``payload_sizes``
+    must add up to the size of ``data``.
+    """
+    first, last = _header_words(config, payload_sizes)
+    # Item i of ``words`` is the big-endian word at dest[i:i + 4] (unaligned).
+    words = np.ndarray((max(dest.size - 3, 0),), dtype=_WORD, buffer=dest, strides=(1,))
+    words[offsets] = first
+    words[offsets + 3] = last
+    src, out = memoryview(data), dest.data
+    start = 0
+    payload_at = offsets + ADTS_HEADER_SIZE
+    for at, size in zip(payload_at.tolist(), payload_sizes.tolist(), strict=True):
+        out[at : at + size] = src[start : start + size]
+        start += size
+
+
 def add_adts_headers(
     config: AacConfig, data: bytes | memoryview, payload_sizes: npt.NDArray[np.integer]
 ) -> npt.NDArray[np.uint8]:
-    """Turn raw AAC frames stored back to back into an ADTS stream, in a few array operations."""
-    payload = np.frombuffer(data, dtype=np.uint8)
-    if int(payload_sizes.sum()) != payload.size:
+    """Turn raw AAC frames stored back to back into an ADTS stream."""
+    sizes = payload_sizes.astype(np.int64)
+    if int(sizes.sum()) != len(memoryview(data)):
         raise MediaError("audio sample sizes do not add up to the data given")
-    headers = adts_headers(config, payload_sizes)
-    frame_starts = np.zeros(payload_sizes.size, dtype=np.int64)
-    np.cumsum(payload_sizes[:-1] + ADTS_HEADER_SIZE, out=frame_starts[1:])
-    out = np.empty(payload.size + headers.size, dtype=np.uint8)
-    is_header = np.zeros(out.size, dtype=np.bool_)
-    header_positions = (frame_starts[:, None] + np.arange(ADTS_HEADER_SIZE)).ravel()
-    is_header[header_positions] = True
-    out[header_positions] = headers.ravel()
-    out[~is_header] = payload
+    frame_ends = np.cumsum(sizes + ADTS_HEADER_SIZE)
+    out = np.empty(int(frame_ends[-1]) if frame_ends.size else 0, dtype=np.uint8)
+    write_adts_frames(out, frame_ends - ADTS_HEADER_SIZE - sizes, config, data, sizes)
     return out

@@ -19,6 +19,7 @@ from openvod.media.avc import (
     iter_nal_units,
     parse_avcc,
     parse_hvcc,
+    plan_access_units,
     split_annexb,
 )
 
@@ -115,7 +116,14 @@ def test_avcc_to_annexb_round_trips(nals: list[bytes], length_size: int) -> None
     assert split_annexb(annexb) == nals
 
 
-@given(st.lists(st.tuples(_nals, st.booleans()), min_size=1, max_size=5), st.sampled_from([2, 4]))
+# NAL types 1-9: slices, SPS (7), PPS (8) and in-band access unit delimiters (9).
+_unit_nals = st.lists(st.builds(_nal, st.integers(1, 9), _rbsp), min_size=0, max_size=6)
+
+
+@given(
+    st.lists(st.tuples(_unit_nals, st.booleans()), min_size=1, max_size=6),
+    st.sampled_from([1, 2, 4]),
+)
 def test_access_units_get_aud_and_parameter_sets(
     samples: list[tuple[list[bytes], bool]], length_size: int
 ) -> None:
@@ -124,12 +132,29 @@ def test_access_units_get_aud_and_parameter_sets(
     sizes = np.array([len(_avcc_sample(nals, length_size)) for nals, _ in samples])
     keys = np.array([key for _, key in samples])
     units = annexb_access_units(data, sizes, keys, config)
+    plan = plan_access_units(data, sizes, keys, config)
+    assert plan.unit_sizes.tolist() == [len(unit) for unit in units]
     for unit, (nals, key) in zip(units, samples, strict=True):
-        joined = b"".join(unit)
-        assert joined.startswith(AVC_AUD)
+        assert unit.startswith(AVC_AUD)
         in_band = [n for n in nals if n[0] & 0x1F != 9]  # in-band AUDs are replaced by ours
         inserted = [SPS, PPS] if key and not any(n[0] & 0x1F == 7 for n in nals) else []
-        assert split_annexb(joined) == [AVC_AUD[4:], *inserted, *in_band]
+        assert split_annexb(unit) == [AVC_AUD[4:], *inserted, *in_band]
+        assert unit.count(START_CODE) == 1 + len(inserted) + len(in_band)
+
+
+def test_access_units_are_written_where_the_caller_says() -> None:
+    config = parse_avcc(X264_AVCC)
+    samples = [[_nal(5, b"\x10" * 300)], [_nal(1, b"\x20" * 40), _nal(1, b"\x30" * 7)]]
+    data = b"".join(_avcc_sample(nals, 4) for nals in samples)
+    sizes = np.array([len(_avcc_sample(nals, 4)) for nals in samples])
+    plan = plan_access_units(data, sizes, np.array([True, False]), config)
+    dest = np.full(1000, 0xEE, dtype=np.uint8)
+    offsets = np.array([10, 600])
+    plan.write(dest, offsets)
+    expected = annexb_access_units(data, sizes, np.array([True, False]), config)
+    for offset, unit in zip(offsets.tolist(), expected, strict=True):
+        assert dest[offset : offset + len(unit)].tobytes() == unit
+    assert not np.any(dest[:10] != 0xEE) and dest[10 + len(expected[0]) : 600].min() == 0xEE
 
 
 def test_access_unit_conversion_leaves_the_input_alone() -> None:
@@ -141,14 +166,21 @@ def test_access_unit_conversion_leaves_the_input_alone() -> None:
 
 @pytest.mark.parametrize(
     "sample",
-    [b"\x00\x00\x00\x05\x65\x88", b"\x00\x00\x00\x00", b"\x00\x00"],
-    ids=["overrun", "empty NAL", "short prefix"],
-)
+    [b"\x00\x00\x00\x05\x65\x88", b"\x00\x00\x00\x00", b"\x00\x00", b"\x00\x00\x00\x01\x65\x00"],
+    ids=["overrun", "empty NAL", "short prefix", "prefix cut by the data end"],
+)  # fmt: skip
 def test_malformed_samples_are_media_errors(sample: bytes) -> None:
     with pytest.raises(MediaError):
         annexb_access_units(
             sample, np.array([len(sample)]), np.array([False]), parse_avcc(X264_AVCC)
         )
+    # The same sample followed by a good one: the bad one must not read into it.
+    good = _avcc_sample([_nal(1, bytes(20))], 4)
+    with pytest.raises(MediaError):
+        annexb_access_units(
+            sample + good, np.array([len(sample), len(good)]), np.array([False, False]),
+            parse_avcc(X264_AVCC),
+        )  # fmt: skip
 
 
 def test_sizes_must_cover_the_data() -> None:

@@ -5,14 +5,11 @@ from __future__ import annotations
 import json
 import subprocess
 import time
-from dataclasses import dataclass, field
 from fractions import Fraction
 from pathlib import Path
 
 import numpy as np
 import pytest
-from hypothesis import given, settings
-from hypothesis import strategies as st
 
 from openvod.errors import MediaError
 from openvod.media.avc import split_annexb
@@ -25,9 +22,9 @@ from openvod.media.ts import (
     TsTrackInput,
     mux_ts_segment,
 )
-from openvod.media.ts.muxer import packetize
-from openvod.media.ts.pes import PesPacket
 from openvod.tools import ffmpeg, ffprobe
+
+from ._ts_reader import crc32_mpeg2_bitwise, pes_fields, read_ts
 
 OFFSET = DEFAULT_TIMESTAMP_OFFSET_90K
 
@@ -111,92 +108,6 @@ def _segment_inputs(
         }
         segments.append([inputs[kind] for kind in kinds])
     return segments
-
-
-# --- an independent transport stream reader ----------------------------------------------------
-
-
-def _crc32_mpeg2_bitwise(data: bytes) -> int:
-    crc = 0xFFFFFFFF
-    for byte in data:
-        for bit in range(7, -1, -1):
-            top = (crc >> 31) ^ ((byte >> bit) & 1)
-            crc = (crc << 1) & 0xFFFFFFFF
-            if top:
-                crc ^= 0x04C11DB7
-    return crc
-
-
-def _timestamp(b: bytes) -> int:
-    return ((b[0] >> 1) & 7) << 30 | (b[1] << 7 | b[2] >> 1) << 15 | (b[3] << 7 | b[4] >> 1)
-
-
-@dataclass
-class _Pes:
-    pid: int
-    data: bytearray
-    random_access: bool
-    pcr: int | None
-
-
-@dataclass
-class _Ts:
-    """What a segment holds, read packet by packet."""
-
-    pids: list[int] = field(default_factory=list)
-    ccs: dict[int, list[int]] = field(default_factory=dict)
-    pes: list[_Pes] = field(default_factory=list)
-    sections: dict[int, bytes] = field(default_factory=dict)
-
-
-def _read_ts(segment: bytes) -> _Ts:
-    assert len(segment) % 188 == 0
-    ts = _Ts()
-    open_pes: dict[int, _Pes] = {}
-    for pos in range(0, len(segment), 188):
-        packet = segment[pos : pos + 188]
-        assert packet[0] == 0x47
-        pid = (packet[1] & 0x1F) << 8 | packet[2]
-        pusi = bool(packet[1] & 0x40)
-        control = (packet[3] >> 4) & 3
-        assert control in (1, 3)  # every packet of ours carries payload
-        ts.pids.append(pid)
-        ts.ccs.setdefault(pid, []).append(packet[3] & 0x0F)
-        body = 4
-        flags, pcr = 0, None
-        if control == 3:
-            af_length = packet[4]
-            assert af_length <= 182
-            if af_length:
-                flags = packet[5]
-                assert all(b == 0xFF for b in packet[6 + 6 * bool(flags & 0x10) : 5 + af_length])
-            if flags & 0x10:
-                pcr = int.from_bytes(packet[6:12], "big") >> 15
-            body = 5 + af_length
-        payload = packet[body:]
-        assert payload
-        if pid in (0, PMT_PID):
-            assert pusi and payload[0] == 0
-            ts.sections[pid] = payload[1 : 4 + ((payload[2] & 0x0F) << 8 | payload[3])]
-        elif pusi:
-            open_pes[pid] = _Pes(pid, bytearray(payload), bool(flags & 0x40), pcr)
-            ts.pes.append(open_pes[pid])
-        else:
-            assert pcr is None
-            open_pes[pid].data += payload
-    return ts
-
-
-def _pes_fields(pes: _Pes) -> tuple[int, int | None, bytes]:
-    """PTS, DTS and payload of a PES packet, checking its declared length."""
-    data = bytes(pes.data)
-    assert data[:3] == b"\x00\x00\x01"
-    length = int.from_bytes(data[4:6], "big")
-    assert length in (0, len(data) - 6)
-    flags, header_length = data[7] >> 6, data[8]
-    pts = _timestamp(data[9:14])
-    dts = _timestamp(data[14:19]) if flags == 3 else None
-    return pts, dts, data[9 + header_length :]
 
 
 # --- fixtures ----------------------------------------------------------------------------------
@@ -303,7 +214,7 @@ def test_elementary_stream_matches_ffmpeg_mp4_to_annexb(
     _run(ffmpeg(), "-v", "error", "-y", "-i", source, "-map", "0:v", "-c", "copy",
          "-bsf:v", "h264_mp4toannexb", "-f", "h264", reference)  # fmt: skip
     ours = b"".join(
-        _pes_fields(pes)[2] for seg in segments for pes in _read_ts(seg).pes if pes.pid == VIDEO_PID
+        pes_fields(pes)[2] for seg in segments for pes in read_ts(seg).pes if pes.pid == VIDEO_PID
     )
     # ffmpeg puts SPS/PPS just before the IDR slice, we put them after the AUD: compare the
     # parameter sets and the other NAL units separately.
@@ -326,7 +237,7 @@ def test_elementary_stream_matches_ffmpeg_mp4_to_annexb(
 
 def test_packets_and_continuity_counters(segments: list[bytes]) -> None:
     for n, segment in enumerate(segments):
-        ts = _read_ts(segment)
+        ts = read_ts(segment)
         assert ts.pids[:2] == [0, PMT_PID]
         assert ts.ccs[0] == ts.ccs[PMT_PID] == [n % 16]
         for pid in (VIDEO_PID, AUDIO_PID):
@@ -336,10 +247,10 @@ def test_packets_and_continuity_counters(segments: list[bytes]) -> None:
 
 
 def test_pat_and_pmt(segments: list[bytes]) -> None:
-    sections = _read_ts(segments[0]).sections
+    sections = read_ts(segments[0]).sections
     for section in sections.values():
-        assert _crc32_mpeg2_bitwise(section[:-4]) == int.from_bytes(section[-4:], "big")
-        assert _crc32_mpeg2_bitwise(section) == 0
+        assert crc32_mpeg2_bitwise(section[:-4]) == int.from_bytes(section[-4:], "big")
+        assert crc32_mpeg2_bitwise(section) == 0
     pat, pmt = sections[0], sections[PMT_PID]
     assert pat[0] == 0 and pat[8:12] == b"\x00\x01\xf0\x00"  # program 1 -> PMT PID 0x1000
     assert pmt[0] == 2 and (pmt[8] & 0x1F) << 8 | pmt[9] == VIDEO_PID  # PCR PID
@@ -351,9 +262,9 @@ def test_pes_timestamps_pcr_and_random_access(segments: list[bytes], source: Pat
     video = _probe_tracks(source)[0]
     previous_pcr = None
     for segment in segments:
-        video_pes = [p for p in _read_ts(segment).pes if p.pid == VIDEO_PID]
+        video_pes = [p for p in read_ts(segment).pes if p.pid == VIDEO_PID]
         for pes in video_pes:
-            pts, dts, payload = _pes_fields(pes)
+            pts, dts, payload = pes_fields(pes)
             assert dts is not None and pts >= dts >= 0
             assert pes.pcr is not None and pes.pcr <= dts
             if previous_pcr is not None:
@@ -369,8 +280,8 @@ def test_pes_timestamps_pcr_and_random_access(segments: list[bytes], source: Pat
 
 def test_audio_pes_group_frames_under_90_ms(segments: list[bytes]) -> None:
     for segment in segments:
-        for pes in (p for p in _read_ts(segment).pes if p.pid == AUDIO_PID):
-            _, dts, payload = _pes_fields(pes)
+        for pes in (p for p in read_ts(segment).pes if p.pid == AUDIO_PID):
+            _, dts, payload = pes_fields(pes)
             assert dts is None and pes.random_access
             frames = 0
             while payload:  # walk the ADTS frames
@@ -383,7 +294,7 @@ def test_audio_pes_group_frames_under_90_ms(segments: list[bytes]) -> None:
 def test_audio_only_segment_carries_pcr_on_audio(source: Path, tmp_path: Path) -> None:
     (inputs,) = _segment_inputs(source, ("audio",))[:1]
     segment = mux_ts_segment(inputs)
-    ts = _read_ts(segment)
+    ts = read_ts(segment)
     pmt = ts.sections[PMT_PID]
     assert (pmt[8] & 0x1F) << 8 | pmt[9] == AUDIO_PID
     assert all(p.pcr is not None for p in ts.pes)
@@ -400,6 +311,38 @@ def test_video_only_segment(source: Path, tmp_path: Path) -> None:
     assert _run(ffmpeg(), "-v", "error", "-i", path, "-f", "null", "-").stderr == ""
 
 
+@pytest.mark.parametrize("kind", ["video", "audio"])
+def test_single_stream_segments_concatenate_like_hls_renditions(
+    source: Path, tmp_path: Path, kind: str
+) -> None:
+    """Video-only and audio-only segments (m3u8-aapl renditions), played back to back."""
+    segments = [
+        mux_ts_segment(inputs, segment_index=n)
+        for n, inputs in enumerate(_segment_inputs(source, (kind,)))
+    ]
+    paths = []
+    for n, segment in enumerate(segments):
+        paths.append(tmp_path / f"{kind}{n}.ts")
+        paths[-1].write_bytes(segment)
+    url = "concat:" + "|".join(str(p) for p in paths)
+    debug = _run(ffmpeg(), "-v", "debug", "-i", url, "-f", "null", "-").stderr
+    assert "Continuity check failed" not in debug
+    assert _run(ffmpeg(), "-v", "error", "-i", url, "-f", "null", "-").stderr == ""
+    track = next(t for t in _probe_tracks(source) if t.kind == kind)
+    samples, timescale = track.samples, track.timescale
+    expected_pts = (samples.dts + samples.cts_offset) * 90_000 // timescale + OFFSET
+    assert [int(p["pts"]) for p in _probe_packets(url, kind)] == expected_pts.tolist()
+    # Counters run on across segment boundaries; PCRs never more than 100 ms apart.
+    pid = VIDEO_PID if kind == "video" else AUDIO_PID
+    stream = [read_ts(segment) for segment in segments]
+    ccs = [cc for ts in stream for cc in ts.ccs[pid]]
+    assert ccs == [i % 16 for i in range(len(ccs))]
+    pcrs = [pes.pcr for ts in stream for pes in ts.pes]
+    assert all(pcr is not None for pcr in pcrs)
+    gaps = np.diff(np.array(pcrs, dtype=np.int64))
+    assert gaps.min() > 0 and gaps.max() <= 9000
+
+
 def test_hevc_segment_decodes_like_its_source(tmp_path: Path) -> None:
     source = tmp_path / "hevc.mp4"
     _run(ffmpeg(), "-v", "error", "-f", "lavfi", "-i", "testsrc2=size=320x180:rate=25",
@@ -409,7 +352,7 @@ def test_hevc_segment_decodes_like_its_source(tmp_path: Path) -> None:
     data = _sample_bytes(source.read_bytes(), video, 0, len(video.samples))
     path = tmp_path / "hevc.ts"
     path.write_bytes(mux_ts_segment([TsTrackInput(video, 0, len(video.samples), data)]))
-    assert _read_ts(path.read_bytes()).sections[PMT_PID][12] == 0x24
+    assert read_ts(path.read_bytes()).sections[PMT_PID][12] == 0x24
 
     def hashes(url: Path) -> list[str]:
         lines = _run(ffmpeg(), "-v", "error", "-i", url, "-f", "framemd5", "-").stdout
@@ -426,34 +369,6 @@ def test_bad_input_is_a_media_error(source: Path) -> None:
         mux_ts_segment([TsTrackInput(video_input.track, 0, 10_000, video_input.data)])
     with pytest.raises(MediaError):
         mux_ts_segment([])
-
-
-# --- packetization properties ------------------------------------------------------------------
-
-
-@st.composite
-def _pes_lists(draw: st.DrawFn) -> list[PesPacket]:
-    packets = []
-    for _ in range(draw(st.integers(1, 12))):
-        pid = draw(st.sampled_from([VIDEO_PID, AUDIO_PID]))
-        size = draw(st.integers(20, 3000))
-        body = draw(st.binary(min_size=size - 20, max_size=size - 20))
-        chunk = b"\x00\x00\x01\xe0" + bytes(16) + body
-        packets.append(PesPacket(pid, 0, [chunk], size, draw(st.booleans())))
-    return packets
-
-
-@settings(max_examples=60, deadline=None)
-@given(_pes_lists())
-def test_packetize_round_trips_and_aligns_counters(packets: list[PesPacket]) -> None:
-    segment = packetize(packets, pcr_pid=VIDEO_PID).tobytes()
-    ts = _read_ts(segment)
-    assert [bytes(p.data) for p in ts.pes] == [bytes(p.chunks[0]) for p in packets]
-    assert [p.random_access for p in ts.pes] == [p.random_access for p in packets]
-    for pid, ccs in ts.ccs.items():
-        assert ccs == [i % 16 for i in range(len(ccs))]
-        if max(p.size_bytes for p in packets if p.pid == pid) >= 400:
-            assert len(ccs) % 16 == 0
 
 
 # --- speed -------------------------------------------------------------------------------------
