@@ -282,7 +282,7 @@ def print_throughput(report: Report) -> None:
         runs = [r for kind in KINDS for r in report.results[name, kind]]
         peak, peak_sum = max(r.peak_rss_mb for r in runs), max(r.peak_rss_sum_mb for r in runs)
         memfd = max(r.peak_memfd_mb for r in runs)
-        idle, idle_sum = report.idle_rss_mb[name]
+        idle, idle_sum, _ = report.idle_rss_mb[name]
         count = len(report.serving[name])
         print(f"VmRSS, {LABELS[name]} ({count} serving process{'es' if count > 1 else ''}): "
               f"idle {idle:.0f} MB largest, {idle_sum:.0f} MB sum; under load peak {peak:.0f} MB "

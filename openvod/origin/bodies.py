@@ -64,9 +64,9 @@ async def _send_bytes(send: Send, data: bytes | memoryview, more: bool = False) 
 
 @dataclass(frozen=True, eq=False)
 class BytesBody:
-    """Bytes in memory."""
+    """Bytes in memory (``bytes``, or a read-only view of a built segment's buffer)."""
 
-    data: bytes
+    data: bytes | memoryview
 
     @property
     def size(self) -> int:
@@ -77,10 +77,11 @@ class BytesBody:
         return len(self.data) + _ENTRY_OVERHEAD_BYTES
 
     async def send(self, send: Send, start: int, length: int, zero_copy: bool) -> None:
-        if start == 0 and length == len(self.data):
-            await _send_bytes(send, self.data)
-        else:
-            await _send_bytes(send, self.data[start : start + length])
+        whole = start == 0 and length == len(self.data)
+        data = self.data if whole else self.data[start : start + length]
+        if not zero_copy and isinstance(data, memoryview):
+            data = bytes(data)  # ASGI says bytes; only openvod's own server takes views
+        await _send_bytes(send, data)
 
     def close(self) -> None:
         return None
@@ -127,7 +128,7 @@ class MemfdBody:
         self.close()
 
 
-def stored_body(data: bytes) -> ResponseBody:
+def stored_body(data: bytes | memoryview) -> ResponseBody:
     """How the response cache keeps ``data``: a memfd when it is large and memfds exist."""
     if len(data) >= MEMFD_MIN_BYTES and hasattr(os, "memfd_create"):
         try:

@@ -1,7 +1,7 @@
 """Segments built on request: fMP4 init segments and fragments, and MPEG-TS segments.
 
 Each segment is the pure media layer's plan (``plan_fragment``) or muxer
-(``mux_ts_segment``) plus positional reads of the source MP4. In an
+(``mux_ts_packets``) plus positional reads of the source MP4. In an
 interleaved MP4 a segment's samples lie in many chunks with the other track's
 chunks between them; :func:`read_ranges` reads their whole span with one
 ``pread`` when the gaps are small, so a segment costs one or two reads.
@@ -31,7 +31,7 @@ from openvod.media.presentation import (
     find_segment,
 )
 from openvod.media.smooth import find_smooth_segment, plan_smooth_fragment
-from openvod.media.ts import TsTrackInput, mux_ts_segment
+from openvod.media.ts import TsTrackInput, mux_ts_packets
 from openvod.media.urls import INIT_TIME, TS_FORMATS, FragmentRequest
 from openvod.origin.assets import LoadedAsset, SourceFile, read_ranges
 from openvod.origin.bodies import BytesBody, RangedBody, ResponseBody
@@ -49,7 +49,7 @@ class Body:
     content_type: bytes
 
     @property
-    def data(self) -> bytes:
+    def data(self) -> bytes | memoryview:
         """All the bytes (reads the source ranges of a ranged body)."""
         body = self.body
         if isinstance(body, RangedBody):
@@ -101,13 +101,13 @@ def ts_segment(
     asset: LoadedAsset,
     parts: list[tuple[Rendition, int, int]],
     segment_index: int,
-) -> bytes:
+) -> memoryview:
     """An MPEG-TS segment of the given (rendition, first sample, end sample) parts."""
     inputs = [
         TsTrackInput(r.track, first, end, read_samples(asset, r, first, end))
         for r, first, end in parts
     ]
-    return mux_ts_segment(inputs, segment_index=segment_index)
+    return mux_ts_packets(inputs, segment_index=segment_index).data
 
 
 def _rendition(presentation: Presentation, request: FragmentRequest) -> Rendition:

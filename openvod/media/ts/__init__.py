@@ -10,6 +10,7 @@ from openvod.media.ts.muxer import (
     VIDEO_PID,
     TsStreamInfo,
     TsTrackInput,
+    mux_ts_packets,
     mux_ts_segment,
     ts_stream_infos,
 )
@@ -22,6 +23,7 @@ __all__ = [
     "VIDEO_PID",
     "TsStreamInfo",
     "TsTrackInput",
+    "mux_ts_packets",
     "mux_ts_segment",
     "ts_stream_infos",
 ]

@@ -202,6 +202,23 @@ def mux_ts_segment(
 ) -> bytes:
     """Build one self-contained MPEG-TS segment (PAT, PMT, interleaved PES) from MP4 samples.
 
+    The bytes of :func:`mux_ts_packets`.
+    """
+    packets = mux_ts_packets(
+        tracks, segment_index=segment_index, timestamp_offset_90k=timestamp_offset_90k
+    )
+    return packets.tobytes()
+
+
+def mux_ts_packets(
+    tracks: Sequence[TsTrackInput],
+    *,
+    segment_index: int = 0,
+    timestamp_offset_90k: int = DEFAULT_TIMESTAMP_OFFSET_90K,
+) -> npt.NDArray[np.uint8]:
+    """One self-contained MPEG-TS segment (PAT, PMT, interleaved PES), as a flat uint8 array
+    (no copy into ``bytes``: a server can send the array's buffer as it is).
+
     ``segment_index`` (the segment's position in its playlist) sets the PAT and
     PMT continuity counters so consecutive segments continue each other.
     Raises :class:`~openvod.errors.MediaError` for codecs TS cannot carry here
@@ -218,7 +235,7 @@ def mux_ts_segment(
     pcr_pid = VIDEO_PID if any(i.pid == VIDEO_PID for i in infos) else infos[0].pid
     pmt_streams = tuple((info.stream_type, info.pid) for info in infos)
     head = _psi_packets(pmt_streams, pcr_pid, segment_index % _CC_MODULUS)
-    return packetize(streams, pcr_pid=pcr_pid, leading_packets=head).tobytes()
+    return packetize(streams, pcr_pid=pcr_pid, leading_packets=head)
 
 
 @functools.lru_cache(maxsize=256)
