@@ -10,6 +10,12 @@ segment over ``--repeat`` runs, in interleaved rounds so that a busy shared
 machine hurts every variant alike. glibc malloc is tuned as in the serving
 processes (``openvod.process.tune_malloc``) unless ``--no-malloc-tuning``.
 
+Besides ``mux_ts_segment`` ("current", which copies the segment into
+``bytes``), it times what the origin does: ``mux_ts_packets`` ("packets", the
+flat array a first request sends), ``plan_and_mux_ts_segment`` ("first", a
+first request that also keeps the segment's plan) and ``apply_ts_plan`` with
+that plan ("apply", a repeated request), and prints the plan's size.
+
 ``--baseline DIR`` compares with another copy of the muxer: DIR must hold a
 package ``old_ts`` whose ``old_ts.ts`` exposes ``mux_ts_segment`` and
 ``TsTrackInput`` (e.g. a copy of ``openvod/media/ts``, ``avc.py`` and
@@ -34,7 +40,14 @@ from typing import Any
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
 from openvod.media.track import Track  # noqa: E402
-from openvod.media.ts import TsTrackInput, mux_ts_segment  # noqa: E402
+from openvod.media.ts import (  # noqa: E402
+    TsTrackInput,
+    apply_ts_plan,
+    mux_ts_packets,
+    mux_ts_segment,
+    plan_and_mux_ts_segment,
+    plan_ts_segment,
+)
 from openvod.movie_files import read_movie_file  # noqa: E402
 from openvod.process import tune_malloc  # noqa: E402
 from openvod.tools import ffmpeg  # noqa: E402
@@ -87,12 +100,15 @@ def _cases(path: Path, label: str, *, with_audio: bool) -> list[Case]:
     return cases
 
 
-def _timer(mux: Callable[..., bytes], make_input: Any, parts: Sequence[Any]) -> Callable[[], float]:
+def _timer(mux: Callable[..., Any], make_input: Any, parts: Sequence[Any]) -> Callable[[], float]:
     inputs = [make_input(*part) for part in parts]
+    return _timed(lambda: mux(inputs, segment_index=SEGMENT))
 
+
+def _timed(run_once: Callable[[], Any]) -> Callable[[], float]:
     def run() -> float:
         start = time.perf_counter_ns()
-        mux(inputs, segment_index=SEGMENT)
+        run_once()
         return (time.perf_counter_ns() - start) / 1000
 
     return run
@@ -106,7 +122,7 @@ def main() -> None:
     args = parser.parse_args()
     if not args.no_malloc_tuning:
         tune_malloc()
-    variants: dict[str, tuple[Callable[..., bytes], Any]] = {
+    variants: dict[str, tuple[Callable[..., Any], Any]] = {
         "current": (mux_ts_segment, TsTrackInput)
     }
     if args.baseline:
@@ -117,18 +133,27 @@ def main() -> None:
     cases += _cases(_encode(OUT / "clip-1400k.mp4", 1400), "1.4 Mb/s", with_audio=False)
     for name, parts in cases:
         timers = {v: _timer(mux, make, parts) for v, (mux, make) in variants.items()}
-        size = len(mux_ts_segment([TsTrackInput(*p) for p in parts], segment_index=SEGMENT))
+        inputs = [TsTrackInput(*p) for p in parts]
+        size = len(mux_ts_segment(inputs, segment_index=SEGMENT))
+        plan = plan_ts_segment(inputs, segment_index=SEGMENT)
+        data = [item.data for item in inputs]
+        assert apply_ts_plan(plan, data).tobytes() == mux_ts_segment(inputs, segment_index=SEGMENT)
+        timers["packets"] = _timer(mux_ts_packets, TsTrackInput, parts)
+        timers["first"] = _timer(plan_and_mux_ts_segment, TsTrackInput, parts)
+        timers["apply"] = _timed(lambda plan=plan, data=data: apply_ts_plan(plan, data))
         times: dict[str, list[float]] = {v: [] for v in timers}
         for _ in range(args.repeat // 10):  # interleaved rounds of 10
             for variant, run in timers.items():
                 times[variant] += [run() for _ in range(10)]
-        line = f"{name:22s} {size / 1000:4.0f} kB TS"
+        line = f"{name:22s} {size / 1000:4.0f} kB TS, plan {plan.size_bytes / 1000:5.1f} kB"
         for variant, samples in times.items():
             p10 = statistics.quantiles(samples, n=10)[0]
             line += f"  {variant}: median {statistics.median(samples):7.1f} µs (p10 {p10:6.1f})"
         if "baseline" in times:
             ratio = statistics.median(times["baseline"]) / statistics.median(times["current"])
             line += f"  baseline/current {ratio:.2f}x"
+        ratio = statistics.median(times["packets"]) / statistics.median(times["apply"])
+        line += f"  packets/apply {ratio:.2f}x"
         print(line)
 
 

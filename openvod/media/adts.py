@@ -140,6 +140,21 @@ def adts_header(config: AacConfig, payload_size: int) -> bytes:
     return adts_headers(config, np.array([payload_size])).tobytes()
 
 
+def write_adts_headers(
+    dest: npt.NDArray[np.uint8],
+    offsets: npt.NDArray[np.int64],
+    config: AacConfig,
+    payload_sizes: npt.NDArray[np.int64],
+) -> None:
+    """Write the 7-byte ADTS headers of raw frames of ``payload_sizes`` at ``offsets``
+    (two array assignments of overlapping 32-bit words); the frames go after them."""
+    first, last = _header_words(config, payload_sizes)
+    # Item i of ``words`` is the big-endian word at dest[i:i + 4] (unaligned).
+    words = np.ndarray((max(dest.size - 3, 0),), dtype=_WORD, buffer=dest, strides=(1,))
+    words[offsets] = first
+    words[offsets + 3] = last
+
+
 def write_adts_frames(
     dest: npt.NDArray[np.uint8],
     offsets: npt.NDArray[np.int64],
@@ -154,11 +169,7 @@ def write_adts_frames(
     array assignments, each payload with one slice copy. ``payload_sizes``
     must add up to the size of ``data``.
     """
-    first, last = _header_words(config, payload_sizes)
-    # Item i of ``words`` is the big-endian word at dest[i:i + 4] (unaligned).
-    words = np.ndarray((max(dest.size - 3, 0),), dtype=_WORD, buffer=dest, strides=(1,))
-    words[offsets] = first
-    words[offsets + 3] = last
+    write_adts_headers(dest, offsets, config, payload_sizes)
     src, out = memoryview(data), dest.data
     start = 0
     payload_at = offsets + ADTS_HEADER_SIZE

@@ -15,7 +15,7 @@ from __future__ import annotations
 
 from collections.abc import Iterator
 from dataclasses import dataclass
-from typing import Literal
+from typing import Literal, NamedTuple
 
 import numpy as np
 import numpy.typing as npt
@@ -242,6 +242,20 @@ def _write_at(dest: npt.NDArray[np.uint8], offsets: npt.NDArray[np.int64], value
         words[offsets + (size - width)] = int.from_bytes(value[size - width :], "big")
 
 
+class EsCopies(NamedTuple):
+    """Elementary-stream bytes still to be put in a buffer whose framing is written.
+
+    Piece ``i`` is ``sizes[i]`` bytes of the source data from ``src_offsets[i]``,
+    copied to ``dest_offsets[i]``; then a 4-byte start code goes at each of
+    ``start_codes`` (over the length prefixes copied with the samples).
+    """
+
+    dest_offsets: npt.NDArray[np.int64]
+    src_offsets: npt.NDArray[np.int64]
+    sizes: npt.NDArray[np.int64]
+    start_codes: npt.NDArray[np.int64]
+
+
 @dataclass(frozen=True)
 class AnnexbAccessUnits:
     """Consecutive MP4 video samples planned as Annex B access units, written on demand.
@@ -272,21 +286,30 @@ class AnnexbAccessUnits:
 
     def write(self, dest: npt.NDArray[np.uint8], offsets: npt.NDArray[np.int64]) -> None:
         """Write access unit ``i`` to ``dest[offsets[i]:offsets[i] + unit_sizes[i]]``."""
+        copies = self.write_framing(dest, offsets)
+        copy_ranges(dest, copies.dest_offsets, self.data, copies.src_offsets, copies.sizes)
+        _write_at(dest, copies.start_codes, START_CODE)
+
+    def write_framing(
+        self, dest: npt.NDArray[np.uint8], offsets: npt.NDArray[np.int64]
+    ) -> EsCopies:
+        """Write what :meth:`write` adds to the samples (delimiters, parameter sets and, when
+        NAL units are copied one by one, their start codes) and return what is left to do:
+        the sample bytes to copy and the start codes to write over their length prefixes."""
         _write_at(dest, offsets, self.delimiter)
         keyed = offsets[self.with_parameter_sets] + len(self.delimiter)
         _write_at(dest, keyed, self.parameter_sets)
         body_at = offsets + self.head_sizes
         start_codes_at = body_at[self.nals.sample] + self.nal_offsets
         if self.in_place:
-            _copy_ranges(dest, body_at, self.data, self.sample_starts, self.sample_sizes)
-        else:
-            bodies = self.nals.position + self.nal_length_size
-            at = start_codes_at + len(START_CODE)
-            _copy_ranges(dest, at, self.data, bodies, self.nals.size)
+            return EsCopies(body_at, self.sample_starts, self.sample_sizes, start_codes_at)
         _write_at(dest, start_codes_at, START_CODE)
+        bodies = self.nals.position + self.nal_length_size
+        no_start_codes = np.empty(0, dtype=np.int64)
+        return EsCopies(start_codes_at + len(START_CODE), bodies, self.nals.size, no_start_codes)
 
 
-def _copy_ranges(
+def copy_ranges(
     dest: npt.NDArray[np.uint8],
     dest_offsets: npt.NDArray[np.int64],
     src: bytes | memoryview,

@@ -7,19 +7,23 @@ chunks between them; :func:`read_ranges` reads their whole span with one
 ``pread`` when the gaps are small, so a segment costs one or two reads.
 An fMP4 fragment of a local file is not read at all: it is a
 :class:`~openvod.origin.bodies.RangedBody`, the ``moof`` and ``mdat`` header
-plus the sample ranges, which the server sends with ``sendfile``. Nothing here
+plus the sample ranges, which the server sends with ``sendfile``. A TS segment
+is muxed once; its plan (:class:`~openvod.media.ts.TsSegmentPlan`, a few
+percent of its size) is kept in a byte-bounded LRU per process, so the same
+segment asked for again costs its reads and a few array operations
+(:func:`~openvod.media.ts.apply_ts_plan`). Nothing here
 touches HTTP: :func:`build_fragment_body` maps a parsed URL to a body and a
 media type, or raises the domain error the HTTP layer turns into a status.
 """
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Hashable, Sequence
 from dataclasses import dataclass
 
 import numpy as np
 
-from openvod.errors import NotFoundError
+from openvod.errors import MediaError, NotFoundError
 from openvod.media.mp4 import build_init_segment, plan_fragment
 from openvod.media.mp4.writer import coalesce_reads
 from openvod.media.presentation import (
@@ -31,14 +35,19 @@ from openvod.media.presentation import (
     find_segment,
 )
 from openvod.media.smooth import find_smooth_segment, plan_smooth_fragment
-from openvod.media.ts import TsTrackInput, mux_ts_packets
+from openvod.media.ts import TsSegmentPlan, TsTrackInput, apply_ts_plan, plan_and_mux_ts_segment
 from openvod.media.urls import INIT_TIME, TS_FORMATS, FragmentRequest
 from openvod.origin.assets import LoadedAsset, SourceFile, read_ranges
 from openvod.origin.bodies import BytesBody, RangedBody, ResponseBody
+from openvod.origin.plans import SizedLru
 
 VIDEO_MP4 = b"video/mp4"
 AUDIO_MP4 = b"audio/mp4"
 VIDEO_MP2T = b"video/mp2t"
+
+TS_PLAN_BUDGET_BYTES = 32 * 1024 * 1024
+# The plans of the TS segments built last, across assets (keys carry the asset version).
+TS_PLANS: SizedLru[Hashable, TsSegmentPlan] = SizedLru(TS_PLAN_BUDGET_BYTES)
 
 
 @dataclass(frozen=True)
@@ -102,12 +111,37 @@ def ts_segment(
     parts: list[tuple[Rendition, int, int]],
     segment_index: int,
 ) -> memoryview:
-    """An MPEG-TS segment of the given (rendition, first sample, end sample) parts."""
+    """An MPEG-TS segment of the given (rendition, first sample, end sample) parts.
+
+    Built from its memoised plan when there is one, else muxed (and its plan kept).
+    """
+    data = [read_samples(asset, r, first, end) for r, first, end in parts]
+    key = _ts_plan_key(asset, parts, segment_index)
+    plan = TS_PLANS.get(key)
+    if plan is not None:
+        try:
+            return apply_ts_plan(plan, data).data
+        except MediaError:  # the samples no longer fit the plan: build afresh
+            TS_PLANS.discard(key)
     inputs = [
-        TsTrackInput(r.track, first, end, read_samples(asset, r, first, end))
-        for r, first, end in parts
+        TsTrackInput(r.track, first, end, samples)
+        for (r, first, end), samples in zip(parts, data, strict=True)
     ]
-    return mux_ts_packets(inputs, segment_index=segment_index).data
+    plan, packets = plan_and_mux_ts_segment(inputs, segment_index=segment_index)
+    TS_PLANS.put(key, plan, plan.size_bytes)
+    return packets.data
+
+
+def _ts_plan_key(
+    asset: LoadedAsset, parts: list[tuple[Rendition, int, int]], segment_index: int
+) -> Hashable:
+    """What a TS segment's plan depends on: the asset version (a replaced source file makes
+    a new one), each part's rendition and samples, and the segment index."""
+    renditions = tuple(
+        (r.source.file_name, r.track.track_id, r.kind, r.bitrate_bps, r.track_name, first, end)
+        for r, first, end in parts
+    )
+    return (asset.container, asset.version, renditions, segment_index)
 
 
 def _rendition(presentation: Presentation, request: FragmentRequest) -> Rendition:

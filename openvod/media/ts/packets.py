@@ -9,18 +9,24 @@ The TS packets are that buffer copied under their 4-byte headers in one
 strided copy; the headers (PID, payload_unit_start_indicator,
 adaptation_field_control, continuity counter) are computed as one array of
 32-bit words.
+
+:func:`frame_packets` does all of that but the elementary-stream copies, and
+returns them as a list of pieces (where each goes, after the continuity
+spreading), for :mod:`openvod.media.ts.plan` to replay.
 """
 
 from __future__ import annotations
 
 from collections.abc import Sequence
+from dataclasses import dataclass
+from typing import cast
 
 import numpy as np
 import numpy.typing as npt
 
-from openvod.media.avc import words_at_every_byte
+from openvod.media.avc import START_CODE, EsCopies, words_at_every_byte
 from openvod.media.ts.layout import CC_MODULUS, PAYLOAD_ROW_SIZE, StreamPackets, plan_stream
-from openvod.media.ts.pes import TIMESTAMP_MASK, PesStream
+from openvod.media.ts.pes import TIMESTAMP_MASK, FramedPayloadWriter, PesStream
 from openvod.media.ts.psi import SYNC_BYTE, TS_PACKET_SIZE
 
 PCR_LEAD_90K = 9_000  # 100 ms: the PCR of a PES is its DTS minus this
@@ -40,8 +46,12 @@ _ONE_BYTE_ROWS[:, :2] = (PAYLOAD_ROW_SIZE - 2, 0)
 # Continuity counters 0..15 over and over, for the packets of a single stream.
 _COUNTER_CYCLE = np.arange(1 << 16, dtype=np.uint32) & (CC_MODULUS - 1)
 
+_START_CODE_OFFSETS = np.arange(len(START_CODE))
+_NO_OFFSETS = np.empty(0, dtype=np.int64)
+
 Int64Array = npt.NDArray[np.int64]
 ByteArray = npt.NDArray[np.uint8]
+WordArray = npt.NDArray[np.uint32]
 
 
 def _write_adaptation_fields(
@@ -77,13 +87,64 @@ def _spread_last_row(padded: ByteArray, row: int, af_size: int, extra: int) -> N
     last[0] = af_size + extra - 1
 
 
+def _moved(positions: Int64Array, row: int, af_size: int, extra: int) -> Int64Array:
+    """Where :func:`_spread_last_row` moves the bytes at flat ``positions`` of the padded
+    buffer (positions outside the spread row's payload stay)."""
+    base = row * PAYLOAD_ROW_SIZE
+    column = positions - base
+    split = PAYLOAD_ROW_SIZE - extra  # bytes from here on go to the tail rows
+    shifted = np.where((column >= af_size) & (column < split), positions + extra, positions)
+    tail = (column >= split) & (column < PAYLOAD_ROW_SIZE)
+    to_rows = row + 1 + column - split
+    return np.where(tail, to_rows * PAYLOAD_ROW_SIZE + PAYLOAD_ROW_SIZE - 1, shifted)
+
+
+def _spread_copies(copies: EsCopies, row: int, af_size: int, extra: int) -> EsCopies:
+    """The copies of a stream (flat offsets, in stream order) after :func:`_spread_last_row`:
+    pieces that reach into the spread row are split where its bytes part ways, start codes
+    (flat byte positions) moved."""
+    base = row * PAYLOAD_ROW_SIZE
+    end = base + PAYLOAD_ROW_SIZE
+    moved_from, split = base + af_size, end - extra
+    dest, src, sizes, start_codes = copies
+    first, stop = start_codes.searchsorted((moved_from, end)).tolist()
+    if stop > first:
+        start_codes = start_codes.copy()
+        start_codes[first:stop] = _moved(start_codes[first:stop], row, af_size, extra)
+    # Pieces are in stream order: those ending after moved_from and starting before end.
+    first = int((dest + sizes).searchsorted(moved_from, side="right"))
+    stop = int(dest.searchsorted(end))
+    if stop <= first:
+        return EsCopies(dest, src, sizes, start_codes)
+    pieces: list[tuple[int, int, int]] = []
+    for at, start, size in zip(dest[first:stop].tolist(), src[first:stop].tolist(),
+                               sizes[first:stop].tolist(), strict=True):  # fmt: skip
+        after = at + size
+        spans = ((at, min(after, moved_from), 0), (max(at, moved_from), min(after, split), extra),
+                 (max(at, end), after, 0))  # fmt: skip
+        pieces += [(lo + shift, start + lo - at, hi - lo) for lo, hi, shift in spans if hi > lo]
+        # Each byte of the row's end goes to the last column of its own tail row.
+        pieces += [((row + 1 + p - split) * PAYLOAD_ROW_SIZE + PAYLOAD_ROW_SIZE - 1,
+                    start + p - at, 1) for p in range(max(at, split), min(after, end))]  # fmt: skip
+    pieces.sort()
+    new = np.array(pieces, dtype=np.int64).T
+    return EsCopies(
+        np.concatenate([dest[:first], new[0], dest[stop:]]),
+        np.concatenate([src[:first], new[1], src[stop:]]),
+        np.concatenate([sizes[:first], new[2], sizes[stop:]]),
+        start_codes,
+    )
+
+
 def _write_stream(
     padded: ByteArray, stream: PesStream, plan: StreamPackets, first_rows: Int64Array,
-    has_pcr: bool,
+    has_pcr: bool, copies: list[EsCopies] | None = None,
 ) -> list[Int64Array]:  # fmt: skip
     """Write a stream's PES packets at their rows: adaptation fields, PCR, headers, payload.
 
-    Returns the rows that open with an adaptation field.
+    With ``copies``, the elementary-stream bytes are not copied but appended
+    there (see :func:`frame_packets`). Returns the rows that open with an
+    adaptation field.
     """
     first_af, second_af = plan.first_af_sizes, plan.second_af_sizes
     flags = stream.random_access * _FLAG_RANDOM_ACCESS
@@ -105,11 +166,24 @@ def _write_stream(
     flat[header_offsets[:, None] + _COLUMNS[: plan.header_size]] = stream.headers
     payload_offsets = header_offsets + second_af
     payload_offsets += plan.header_size
-    stream.payload.write(flat, payload_offsets)
+    if copies is None:
+        stream.payload.write(flat, payload_offsets)
+    else:
+        if not hasattr(stream.payload, "write_framing"):  # faster than isinstance on a Protocol
+            raise TypeError(f"{type(stream.payload).__name__} cannot leave copies to its caller")
+        pieces = cast(FramedPayloadWriter, stream.payload).write_framing(flat, payload_offsets)
+        # Start codes as the flat positions of their 4 bytes (the spreading may part them).
+        byte_positions = pieces.start_codes[:, None] + _START_CODE_OFFSETS
+        pieces = pieces._replace(start_codes=byte_positions.reshape(-1))
     if plan.padding is not None:
         last = int(first_rows[plan.padding.pes_index]) + plan.padding.last_row
-        _spread_last_row(padded, last, plan.padding.last_af_size, plan.padding.extra_rows)
-        af_rows.append(np.arange(last, last + plan.padding.extra_rows + 1))
+        padding = plan.padding
+        _spread_last_row(padded, last, padding.last_af_size, padding.extra_rows)
+        af_rows.append(np.arange(last, last + padding.extra_rows + 1))
+        if copies is not None:
+            pieces = _spread_copies(pieces, last, padding.last_af_size, padding.extra_rows)
+    if copies is not None:
+        copies.append(pieces)
     return af_rows
 
 
@@ -159,15 +233,28 @@ def _header_words(
     return words
 
 
-def packetize(
-    streams: Sequence[PesStream], *, pcr_pid: int, leading_packets: bytes = b""
-) -> ByteArray:
-    """The TS packets of the streams' PES packets, interleaved by DTS (then PID).
+@dataclass(frozen=True)
+class FramedPackets:
+    """A segment's PES packets laid out and framed, the elementary-stream bytes not yet in.
 
-    Returns a flat uint8 array: ``leading_packets`` (the PAT and PMT, whole
-    packets) followed by the PES packets. The first TS packet of every PES on
-    ``pcr_pid`` carries a PCR ``PCR_LEAD_90K`` before the PES's DTS.
+    ``padded`` (one 184-byte row per TS packet) holds adaptation fields, PES
+    headers and the writers' framing; the source bytes go at ``copies``
+    (per stream, flat offsets in ``padded``, continuity spreading applied),
+    then the start codes at ``start_code_bytes`` (the flat positions of their
+    4 bytes, one row each). :func:`finish_packets` puts the rows under
+    ``header_words``.
     """
+
+    padded: ByteArray
+    header_words: WordArray
+    copies: list[EsCopies]  # their start_codes are empty: all are in start_code_bytes
+    start_code_bytes: Int64Array  # (start codes, 4)
+
+
+def _write_streams(
+    streams: Sequence[PesStream], pcr_pid: int, copies: list[EsCopies] | None
+) -> tuple[ByteArray, WordArray]:
+    """Lay out and write the streams' PES packets: the padded buffer and the header words."""
     plans = [
         plan_stream(s.headers.shape[1], s.payload_sizes,
                     _PCR_AF_SIZE if s.pid == pcr_pid else s.random_access * _FLAGS_AF_SIZE)
@@ -181,13 +268,46 @@ def packetize(
     for stream, plan in zip(streams, plans, strict=True):
         rows = first_rows[start : start + len(stream)]
         start += len(stream)
-        af_rows += _write_stream(padded, stream, plan, rows, stream.pid == pcr_pid)
+        af_rows += _write_stream(padded, stream, plan, rows, stream.pid == pcr_pid, copies)
+    words = _header_words(streams, plans, first_rows, order, np.concatenate(af_rows), row_total)
+    return padded, words.astype(np.uint32, copy=False)
+
+
+def finish_packets(padded: ByteArray, header_words: WordArray, leading_packets: bytes) -> ByteArray:
+    """``leading_packets`` then the rows of ``padded`` (any shape, whole rows) under
+    their 4-byte headers: the flat uint8 array of the segment."""
     lead = len(leading_packets)
+    row_total = header_words.size
     out = np.empty(lead + row_total * TS_PACKET_SIZE, dtype=np.uint8)
     out[:lead] = np.frombuffer(leading_packets, dtype=np.uint8)
     packets = out[lead:].reshape(-1, TS_PACKET_SIZE)
-    packets[:, _HEADER_SIZE:] = padded
+    packets[:, _HEADER_SIZE:] = padded.reshape(row_total, PAYLOAD_ROW_SIZE)
     # The headers as one big-endian word per packet (lead is whole packets: aligned).
-    words = _header_words(streams, plans, first_rows, order, np.concatenate(af_rows), row_total)
-    packets.view(">u4")[:, 0] = words
+    packets.view(">u4")[:, 0] = header_words
     return out
+
+
+def packetize(
+    streams: Sequence[PesStream], *, pcr_pid: int, leading_packets: bytes = b""
+) -> ByteArray:
+    """The TS packets of the streams' PES packets, interleaved by DTS (then PID).
+
+    Returns a flat uint8 array: ``leading_packets`` (the PAT and PMT, whole
+    packets) followed by the PES packets. The first TS packet of every PES on
+    ``pcr_pid`` carries a PCR ``PCR_LEAD_90K`` before the PES's DTS.
+    """
+    padded, words = _write_streams(streams, pcr_pid, None)
+    return finish_packets(padded, words, leading_packets)
+
+
+def frame_packets(streams: Sequence[PesStream], *, pcr_pid: int) -> FramedPackets:
+    """What :func:`packetize` does but the elementary-stream copies, which are returned.
+
+    The payload writers must be :class:`~openvod.media.ts.pes.FramedPayloadWriter`.
+    """
+    copies: list[EsCopies] = []
+    padded, words = _write_streams(streams, pcr_pid, copies)
+    start_codes = [pieces.start_codes for pieces in copies]
+    start_code_bytes = np.concatenate(start_codes) if start_codes else np.empty(0, np.int64)
+    copies = [pieces._replace(start_codes=_NO_OFFSETS) for pieces in copies]
+    return FramedPackets(padded, words, copies, start_code_bytes.reshape(-1, len(START_CODE)))

@@ -22,7 +22,7 @@ import numpy.typing as npt
 
 from openvod.errors import MediaError
 from openvod.media import adts
-from openvod.media.avc import AnnexbAccessUnits
+from openvod.media.avc import AnnexbAccessUnits, EsCopies
 
 CLOCK_HZ = 90_000
 TIMESTAMP_MASK = (1 << 33) - 1
@@ -49,6 +49,19 @@ class PayloadWriter(Protocol):
 
     def write(self, dest: ByteArray, offsets: Int64Array) -> None:
         """Write the payload of PES ``i`` at ``dest[offsets[i]:]``."""
+
+
+class FramedPayloadWriter(PayloadWriter, Protocol):
+    """A payload writer that can leave the elementary-stream bytes to its caller.
+
+    :meth:`write_framing` writes only what the writer adds to the source data
+    (delimiters, parameter sets, ADTS headers...) and returns where the
+    source bytes go, so that the copies can be replayed for other requests of
+    the same segment (:mod:`openvod.media.ts.plan`).
+    """
+
+    def write_framing(self, dest: ByteArray, offsets: Int64Array) -> EsCopies:
+        """Write the framing of PES ``i`` at ``dest[offsets[i]:]``; return the copies left."""
 
 
 @dataclass(frozen=True)
@@ -210,6 +223,17 @@ class _AdtsGroups:
         frame_at = offsets.repeat(self.group_sizes)
         frame_at += self.frame_offsets
         adts.write_adts_frames(dest, frame_at, self.config, self.data, self.payload_sizes)
+
+    def write_framing(self, dest: ByteArray, offsets: Int64Array) -> EsCopies:
+        """Write the ADTS headers of group ``i`` at ``dest[offsets[i]:]``; return the
+        frame copies left (one per AAC frame)."""
+        frame_at = offsets.repeat(self.group_sizes)
+        frame_at += self.frame_offsets
+        adts.write_adts_headers(dest, frame_at, self.config, self.payload_sizes)
+        frame_at += adts.ADTS_HEADER_SIZE
+        src_ends = self.payload_sizes.cumsum()
+        src_starts = src_ends - self.payload_sizes
+        return EsCopies(frame_at, src_starts, self.payload_sizes, np.empty(0, dtype=np.int64))
 
 
 def audio_pes_stream(
