@@ -1,19 +1,21 @@
 """Small in-process caches for the origin's hot path.
 
-- :class:`ByteLruCache`: responses (segments, init segments, fragment plans)
-  bounded by their total cost in bytes; a zero budget turns it off. An
-  evicted entry's body is closed (a memfd goes back to the kernel).
+- :class:`SizedLru`: values bounded by their total cost in bytes (segment plans);
+  :class:`ByteLruCache`, the same for responses, closes what it drops (a memfd
+  goes back to the kernel). A zero budget turns either off.
 - :class:`TtlCache`: values that may be a little stale (publishing lookups,
   blob listings), bounded by entry count.
 
 - :class:`SingleFlight`: concurrent misses for one key share one load.
 
-All are used from the event loop only, so they need no locks.
+The TTL cache and SingleFlight are used from the event loop only; the LRUs
+take a lock, since segments may be built in worker threads.
 """
 
 from __future__ import annotations
 
 import asyncio
+import threading
 import time
 from collections import OrderedDict
 from collections.abc import Awaitable, Callable, Hashable
@@ -26,13 +28,19 @@ K = TypeVar("K", bound=Hashable)
 V = TypeVar("V")
 
 
-class ByteLruCache(Generic[K]):
-    """Least-recently-used :class:`CachedResponse` entries within ``max_bytes``."""
+class SizedLru(Generic[K, V]):
+    """Least-recently-used values within ``max_bytes``, each put with what it costs.
 
-    def __init__(self, max_bytes: int) -> None:
+    Thread-safe (segment builders may run in worker threads); ``on_evict`` is
+    called with each value the cache drops.
+    """
+
+    def __init__(self, max_bytes: int, on_evict: Callable[[V], None] | None = None) -> None:
         self.max_bytes = max(0, max_bytes)
-        self._entries: OrderedDict[K, CachedResponse] = OrderedDict()
+        self._on_evict = on_evict
+        self._entries: OrderedDict[K, tuple[V, int]] = OrderedDict()
         self._size_bytes = 0
+        self._lock = threading.Lock()
         self.hits = 0
         self.misses = 0
 
@@ -49,42 +57,77 @@ class ByteLruCache(Generic[K]):
     def __len__(self) -> int:
         return len(self._entries)
 
-    def get(self, key: K) -> CachedResponse | None:
-        """The entry for ``key`` (now the most recently used), or None."""
-        entry = self._entries.get(key)
-        if entry is None:
-            self.misses += 1
-            return None
-        self._entries.move_to_end(key)
-        self.hits += 1
-        return entry
+    def get(self, key: K) -> V | None:
+        """The value for ``key`` (now the most recently used), or None."""
+        with self._lock:
+            entry = self._entries.get(key)
+            if entry is None:
+                self.misses += 1
+                return None
+            self._entries.move_to_end(key)
+            self.hits += 1
+            return entry[0]
 
-    def put(self, key: K, entry: CachedResponse) -> None:
-        """Keep ``entry``, evicting the least recently used ones to stay in budget.
+    def put(self, key: K, value: V, size_bytes: int) -> None:
+        """Keep ``value``, evicting the least recently used values to stay in budget.
 
-        An entry larger than a quarter of the budget is not kept: one huge
+        A value costing more than a quarter of the budget is not kept: one huge
         response must not flush every hot segment.
         """
-        if entry.size_bytes > self.max_bytes // 4:
+        if size_bytes > self.max_bytes // 4:
             return
-        old = self._entries.pop(key, None)
+        dropped: list[V] = []
+        with self._lock:
+            old = self._entries.pop(key, None)
+            if old is not None:
+                self._size_bytes -= old[1]
+                if old[0] is not value:
+                    dropped.append(old[0])
+            self._entries[key] = (value, size_bytes)
+            self._size_bytes += size_bytes
+            while self._size_bytes > self.max_bytes:
+                _, (evicted, cost) = self._entries.popitem(last=False)
+                self._size_bytes -= cost
+                dropped.append(evicted)
+        self._dropped(dropped)
+
+    def discard(self, key: K) -> None:
+        """Forget ``key`` if it is kept."""
+        with self._lock:
+            old = self._entries.pop(key, None)
+            if old is not None:
+                self._size_bytes -= old[1]
         if old is not None:
-            self._size_bytes -= old.size_bytes
-            if old is not entry:
-                old.body.close()
-        self._entries[key] = entry
-        self._size_bytes += entry.size_bytes
-        while self._size_bytes > self.max_bytes:
-            _, evicted = self._entries.popitem(last=False)
-            self._size_bytes -= evicted.size_bytes
-            evicted.body.close()
+            self._dropped([old[0]])
 
     def clear(self) -> None:
         """Drop everything."""
-        for entry in self._entries.values():
-            entry.body.close()
-        self._entries.clear()
-        self._size_bytes = 0
+        with self._lock:
+            dropped = [value for value, _ in self._entries.values()]
+            self._entries.clear()
+            self._size_bytes = 0
+        self._dropped(dropped)
+
+    def _dropped(self, values: list[V]) -> None:
+        if self._on_evict is not None:
+            for value in values:
+                self._on_evict(value)
+
+
+def _close_body(entry: CachedResponse) -> None:
+    entry.body.close()
+
+
+class ByteLruCache(SizedLru[K, "CachedResponse"]):
+    """Responses within ``max_bytes``; a dropped entry's body is closed (a memfd goes back
+    to the kernel)."""
+
+    def __init__(self, max_bytes: int) -> None:
+        super().__init__(max_bytes, on_evict=_close_body)
+
+    def put(self, key: K, value: CachedResponse, size_bytes: int | None = None) -> None:
+        """Keep a response; it costs its :attr:`~CachedResponse.size_bytes` unless told."""
+        super().put(key, value, value.size_bytes if size_bytes is None else size_bytes)
 
 
 class TtlCache(Generic[K, V]):

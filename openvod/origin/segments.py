@@ -39,13 +39,15 @@ from openvod.media.ts import TsSegmentPlan, TsTrackInput, apply_ts_plan, plan_an
 from openvod.media.urls import INIT_TIME, TS_FORMATS, FragmentRequest
 from openvod.origin.assets import LoadedAsset, SourceFile, read_ranges
 from openvod.origin.bodies import BytesBody, RangedBody, ResponseBody
-from openvod.origin.plans import SizedLru
+from openvod.origin.cache import SizedLru
 
 VIDEO_MP4 = b"video/mp4"
 AUDIO_MP4 = b"audio/mp4"
 VIDEO_MP2T = b"video/mp2t"
 
 TS_PLAN_BUDGET_BYTES = 32 * 1024 * 1024
+# A key tuple and its dictionary entry: a rough cost on top of a plan's own bytes.
+PLAN_ENTRY_OVERHEAD_BYTES = 256
 # The plans of the TS segments built last, across assets (keys carry the asset version).
 TS_PLANS: SizedLru[Hashable, TsSegmentPlan] = SizedLru(TS_PLAN_BUDGET_BYTES)
 
@@ -128,7 +130,7 @@ def ts_segment(
         for (r, first, end), samples in zip(parts, data, strict=True)
     ]
     plan, packets = plan_and_mux_ts_segment(inputs, segment_index=segment_index)
-    TS_PLANS.put(key, plan, plan.size_bytes)
+    TS_PLANS.put(key, plan, plan.size_bytes + PLAN_ENTRY_OVERHEAD_BYTES)
     return packets.data
 
 

@@ -29,7 +29,7 @@ from openvod.media.ts.plan import plan_from_framed
 from openvod.media.urls import FragmentRequest
 from openvod.origin import segments
 from openvod.origin.assets import AssetLoader
-from openvod.origin.plans import ENTRY_OVERHEAD_BYTES, SizedLru
+from openvod.origin.cache import SizedLru
 from openvod.storage.local import LocalBlobStore
 from tests.origin_support import ism_text, make_ladder
 
@@ -210,17 +210,18 @@ def test_data_that_does_not_fit_the_plan_is_refused(
 
 
 def test_sized_lru_keeps_the_recent_values_within_its_budget() -> None:
-    cache: SizedLru[str, str] = SizedLru(4 * (1000 + ENTRY_OVERHEAD_BYTES))
+    dropped: list[str] = []
+    cache: SizedLru[str, str] = SizedLru(4 * 1000, on_evict=dropped.append)
     for key in "abcd":
         cache.put(key, key.upper(), 1000)
     assert cache.get("a") == "A"  # a is now the most recent
     cache.put("e", "E", 1000)
     assert cache.get("b") is None and cache.get("a") == "A" and len(cache) == 4
-    assert cache.size_bytes == 4 * (1000 + ENTRY_OVERHEAD_BYTES)
+    assert cache.size_bytes == 4 * 1000 and dropped == ["B"]
     cache.put("huge", "H", 2000)  # more than a quarter of the budget: not kept
     assert cache.get("huge") is None
     cache.discard("a")
-    assert cache.get("a") is None and len(cache) == 3
+    assert cache.get("a") is None and len(cache) == 3 and dropped == ["B", "A"]
     cache.clear()
     assert len(cache) == 0 and cache.size_bytes == 0
 
