@@ -18,12 +18,10 @@ media type, or raises the domain error the HTTP layer turns into a status.
 
 from __future__ import annotations
 
-import os
 from collections.abc import Hashable, Sequence
 from dataclasses import dataclass
 
 import numpy as np
-import numpy.typing as npt
 
 from openvod.errors import MediaError, NotFoundError
 from openvod.media.mp4 import build_init_segment, plan_fragment
@@ -37,15 +35,7 @@ from openvod.media.presentation import (
     find_segment,
 )
 from openvod.media.smooth import find_smooth_segment, plan_smooth_fragment
-from openvod.media.ts import (
-    TsSegmentPlan,
-    TsTrackInput,
-    apply_ts_plan,
-    finish_ts_plan,
-    framing_buffer,
-    plan_and_mux_ts_segment,
-    sample_slots,
-)
+from openvod.media.ts import TsSegmentPlan, TsTrackInput, apply_ts_plan, plan_and_mux_ts_segment
 from openvod.media.urls import INIT_TIME, TS_FORMATS, FragmentRequest
 from openvod.origin.assets import LoadedAsset, SourceFile, read_ranges
 from openvod.origin.bodies import BytesBody, RangedBody, ResponseBody
@@ -56,7 +46,6 @@ AUDIO_MP4 = b"audio/mp4"
 VIDEO_MP2T = b"video/mp2t"
 
 TS_PLAN_BUDGET_BYTES = 32 * 1024 * 1024
-IOV_MAX = os.sysconf("SC_IOV_MAX") if hasattr(os, "sysconf") else 1024
 # A key tuple and its dictionary entry: a rough cost on top of a plan's own bytes.
 PLAN_ENTRY_OVERHEAD_BYTES = 256
 # The plans of the TS segments built last, across assets (keys carry the asset version).
@@ -128,18 +117,14 @@ def ts_segment(
 
     Built from its memoised plan when there is one, else muxed (and its plan kept).
     """
+    data = [read_samples(asset, r, first, end) for r, first, end in parts]
     key = _ts_plan_key(asset, parts, segment_index)
     plan = TS_PLANS.get(key)
     if plan is not None:
         try:
-            direct = _read_into_plan(asset, parts, plan)
-            if direct is not None:
-                return direct.data
-            data = [read_samples(asset, r, first, end) for r, first, end in parts]
             return apply_ts_plan(plan, data).data
         except MediaError:  # the samples no longer fit the plan: build afresh
             TS_PLANS.discard(key)
-    data = [read_samples(asset, r, first, end) for r, first, end in parts]
     inputs = [
         TsTrackInput(r.track, first, end, samples)
         for (r, first, end), samples in zip(parts, data, strict=True)
@@ -147,36 +132,6 @@ def ts_segment(
     plan, packets = plan_and_mux_ts_segment(inputs, segment_index=segment_index)
     TS_PLANS.put(key, plan, plan.size_bytes + PLAN_ENTRY_OVERHEAD_BYTES)
     return packets.data
-
-
-def _read_into_plan(
-    asset: LoadedAsset, parts: list[tuple[Rendition, int, int]], plan: TsSegmentPlan
-) -> npt.NDArray[np.uint8] | None:
-    """The segment, each track's samples read with one ``preadv`` straight into their places
-    in the packet buffer (no copy through an intermediate buffer); None when a track's
-    samples are not one run of a local file (interleaved, remote) or the plan's pieces
-    are not in file order."""
-    runs = []
-    for rendition, first, end in parts:
-        source = asset.files[rendition.source.file_name]
-        fd = source.fileno()
-        samples = rendition.track.samples
-        reads = coalesce_reads(samples.offset[first:end], samples.size[first:end])
-        if fd is None or len(reads) != 1:
-            return None
-        runs.append((fd, int(reads[0][0])))
-    padded = framing_buffer(plan)
-    slots = sample_slots(plan, padded)
-    if slots is None:
-        return None
-    for (fd, offset), views in zip(runs, slots, strict=True):
-        for at in range(0, len(views), IOV_MAX):
-            batch = views[at : at + IOV_MAX]
-            wanted = sum(view.nbytes for view in batch)
-            if os.preadv(fd, batch, offset) != wanted:
-                raise MediaError("a source file is shorter than its index says")
-            offset += wanted
-    return finish_ts_plan(plan, padded)
 
 
 def _ts_plan_key(

@@ -18,13 +18,7 @@ from openvod.media.ts.muxer import (
     plan_ts_segment,
     ts_stream_infos,
 )
-from openvod.media.ts.plan import (
-    TsSegmentPlan,
-    apply_ts_plan,
-    finish_ts_plan,
-    framing_buffer,
-    sample_slots,
-)
+from openvod.media.ts.plan import TsSegmentPlan, apply_ts_plan
 from openvod.media.ts.psi import PMT_PID
 
 __all__ = [
@@ -36,9 +30,6 @@ __all__ = [
     "TsStreamInfo",
     "TsTrackInput",
     "apply_ts_plan",
-    "finish_ts_plan",
-    "framing_buffer",
-    "sample_slots",
     "mux_ts_packets",
     "mux_ts_segment",
     "plan_and_mux_ts_segment",

@@ -150,41 +150,11 @@ def apply_ts_plan(plan: TsSegmentPlan, data: Sequence[bytes | memoryview]) -> By
 
     Raises :class:`~openvod.errors.MediaError` when the data does not fit the plan.
     """
-    padded = framing_buffer(plan)
-    copy_payloads(padded, plan.tracks, plan.start_code_bytes, data)
-    return finish_packets(padded, plan.header_words, plan.leading_packets)
-
-
-def framing_buffer(plan: TsSegmentPlan) -> ByteArray:
-    """The padded buffer (flat) with every byte of the plan but the samples' in place."""
     padded = np.empty(plan.header_words.size * PAYLOAD_ROW_SIZE, dtype=np.uint8)
     out, values = padded.data, plan.patch_values.data
     start = 0
     for at, end in zip(plan.patch_starts.tolist(), plan.patch_ends.tolist(), strict=True):
         out[at : at + end - start] = values[start:end]
         start = end
-    return padded
-
-
-def sample_slots(plan: TsSegmentPlan, padded: ByteArray) -> list[list[memoryview]] | None:
-    """For each track, the places in ``padded`` (a :func:`framing_buffer`) that its sample
-    data fills, in the data's order: a caller can read the samples straight into them
-    (one scatter read a track). None when a track's pieces are not in the data's order."""
-    out = padded.data
-    slots = []
-    for track in plan.tracks:
-        sizes = track.sizes.astype(np.int64)
-        expected = np.concatenate([[0], np.cumsum(sizes)[:-1]]) if sizes.size else sizes
-        if int(sizes.sum()) != track.data_size or not np.array_equal(track.src_offsets, expected):
-            return None
-        slots.append([out[at : at + size] for at, size in
-                      zip(track.dest_offsets.tolist(), sizes.tolist(), strict=True)])  # fmt: skip
-    return slots
-
-
-def finish_ts_plan(plan: TsSegmentPlan, padded: ByteArray) -> ByteArray:
-    """The segment, once the samples are in ``padded`` (filled through
-    :func:`sample_slots`): start codes over the NAL length prefixes, then the TS packets."""
-    if plan.start_code_bytes.size:
-        padded.reshape(-1)[plan.start_code_bytes] = _START_CODE
+    copy_payloads(padded, plan.tracks, plan.start_code_bytes, data)
     return finish_packets(padded, plan.header_words, plan.leading_packets)
