@@ -58,6 +58,7 @@ def test_account_round_trip(ams: AzureMediaServices) -> None:
     assert account.media_service_id
     assert account.system_data.created_at is not None
     assert [a.name for a in ams.mediaservices.list(RG)] == [ACC]
+    assert ACC in [a.name for a in ams.mediaservices.list_by_subscription()]
 
 
 def test_asset_crud_and_sas(ams: AzureMediaServices) -> None:

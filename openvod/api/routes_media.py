@@ -56,6 +56,13 @@ def list_accounts(
         return accounts.list_accounts(s, subscription_id, resource_group)
 
 
+@router.get("/subscriptions/{subscription_id}/providers/Microsoft.Media/mediaservices")
+def list_subscription_accounts(subscription_id: str, ctx: Context = Depends(get_ctx)) -> Body:
+    """List the accounts of a subscription, across resource groups."""
+    with ctx.session() as s:
+        return accounts.list_accounts(s, subscription_id, None)
+
+
 @router.delete(P)
 def delete_account(
     subscription_id: str, resource_group: str, account_name: str, ctx: Context = Depends(get_ctx)
