@@ -9,17 +9,22 @@ from __future__ import annotations
 
 import http.client
 import json
+import os
 import subprocess
+import sys
+import time
 from dataclasses import dataclass
 from datetime import datetime
 from pathlib import Path
 from typing import Any
 
+import httpx
+
 from openvod.media.ism import IsmTrack, ServerManifest, build_ism
 from openvod.movie_files import write_sidecar
 from openvod.origin.app import OriginApp
 from openvod.tools import ffmpeg, ffprobe
-from tests.conftest import ServerHandle
+from tests.conftest import ServerHandle, free_port
 
 API_VERSION = "2022-08-01"
 SECONDS = 6
@@ -169,3 +174,42 @@ def count_frames(url: str, stream: str = "v:0") -> int:
     streams = json.loads(result.stdout)["streams"]
     assert streams, f"no {stream} stream in {url}: {result.stderr}"
     return int(streams[0]["nb_read_frames"])
+
+
+def start_origin(server: ServerHandle, workers: int, cache_bytes: int | None) -> tuple[
+    subprocess.Popen[bytes], str
+]:
+    """``openvod origin`` on the server's data folder and a free port (its log beside the
+    data); returns the process and the origin's base URL once /healthz answers."""
+    port = free_port()
+    openvod = Path(sys.executable).with_name("openvod")
+    env = dict(os.environ, OPENVOD_LOG_LEVEL="warning")
+    if cache_bytes is not None:
+        env["OPENVOD_ORIGIN_CACHE_BYTES"] = str(cache_bytes)
+    log = (server.ctx.settings.resolved_data_dir / f"origin-{port}.log").open("ab")
+    proc = subprocess.Popen(
+        [str(openvod), "origin", "--data-dir", str(server.ctx.settings.resolved_data_dir),
+         "--port", str(port), "--workers", str(workers)],
+        env=env, stdout=subprocess.DEVNULL, stderr=log, start_new_session=True,
+    )  # fmt: skip
+    log.close()
+    url = f"http://127.0.0.1:{port}"
+    deadline = time.monotonic() + 30
+    while time.monotonic() < deadline:
+        try:
+            if httpx.get(f"{url}/healthz", timeout=2).status_code == 200:
+                return proc, url
+        except httpx.HTTPError:
+            time.sleep(0.2)
+    stop_process(proc)
+    raise AssertionError("openvod origin did not start")
+
+
+def stop_process(proc: subprocess.Popen[bytes]) -> None:
+    """TERM, then KILL if it lingers."""
+    proc.terminate()
+    try:
+        proc.wait(timeout=15)
+    except subprocess.TimeoutExpired:
+        proc.kill()
+        proc.wait()

@@ -11,7 +11,6 @@ from __future__ import annotations
 import os
 import posixpath
 import subprocess
-import sys
 import time
 from collections.abc import Iterator
 from pathlib import Path
@@ -22,7 +21,7 @@ import pytest
 
 from openvod.movie_files import write_sidecar
 from openvod.tools import ffmpeg
-from tests.conftest import ServerHandle, free_port, start_server
+from tests.conftest import ServerHandle, start_server
 from tests.origin_support import (
     create_asset,
     create_locator,
@@ -30,6 +29,8 @@ from tests.origin_support import (
     ism_text,
     make_ladder,
     set_endpoint,
+    start_origin,
+    stop_process,
 )
 
 POLICY = "Predefined_DownloadAndClearStreaming"
@@ -95,48 +96,14 @@ def published(tmp_path_factory: pytest.TempPathFactory) -> Iterator[tuple[Server
     server.server.stop()
 
 
-def _start_origin(server: ServerHandle, workers: int, cache_bytes: int | None) -> tuple[
-    subprocess.Popen[bytes], str
-]:
-    port = free_port()
-    openvod = Path(sys.executable).with_name("openvod")
-    env = dict(os.environ, OPENVOD_LOG_LEVEL="warning")
-    if cache_bytes is not None:
-        env["OPENVOD_ORIGIN_CACHE_BYTES"] = str(cache_bytes)
-    proc = subprocess.Popen(
-        [str(openvod), "origin", "--data-dir", str(server.ctx.settings.resolved_data_dir),
-         "--port", str(port), "--workers", str(workers)],
-        env=env, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE,
-    )  # fmt: skip
-    url = f"http://127.0.0.1:{port}"
-    deadline = time.monotonic() + 30
-    while time.monotonic() < deadline:
-        try:
-            if httpx.get(f"{url}/healthz", timeout=2).status_code == 200:
-                return proc, url
-        except httpx.HTTPError:
-            time.sleep(0.2)
-    _stop(proc)
-    raise AssertionError("openvod origin did not start")
-
-
-def _stop(proc: subprocess.Popen[bytes]) -> None:
-    proc.terminate()
-    try:
-        proc.wait(timeout=15)
-    except subprocess.TimeoutExpired:
-        proc.kill()
-        proc.wait()
-
-
 @pytest.fixture(scope="module", params=["cache-on", "cache-off"])
 def origin(
     request: pytest.FixtureRequest, published: tuple[ServerHandle, list[str]]
 ) -> Iterator[str]:
     server, _ = published
-    proc, url = _start_origin(server, 1, None if request.param == "cache-on" else 0)
+    proc, url = start_origin(server, 1, None if request.param == "cache-on" else 0)
     yield url
-    _stop(proc)
+    stop_process(proc)
 
 
 def _resolve(playlist_path: str, uri: str) -> str:
@@ -230,7 +197,7 @@ def test_origin_command_serves_from_several_processes(
     published: tuple[ServerHandle, list[str]],
 ) -> None:
     server, bases = published
-    proc, url = _start_origin(server, 2, None)
+    proc, url = start_origin(server, 2, None)
     try:
         response = httpx.get(f"{url}{bases[0]}/manifest(format=m3u8-cmaf)", timeout=5)
         assert response.status_code == 200
@@ -255,5 +222,5 @@ def test_origin_command_serves_from_several_processes(
         for _ in range(10):
             assert httpx.get(f"{url}{bases[0]}/manifest(format=m3u8-cmaf)").status_code == 200
     finally:
-        _stop(proc)
+        stop_process(proc)
     assert _children(proc.pid) == []

@@ -1,7 +1,8 @@
 """Real players play what the origin packages: hls.js, dash.js and shaka-player in Chromium.
 
 One module-scoped openvod server publishes a 20-s, GOP-aligned, three-rendition
-asset with audio (and its .ism). Each case opens the player page in Debian's
+asset with audio (and its .ism); every case plays it from the dedicated origin
+(``openvod origin``) and from ``openvod serve``. Each case opens the player page in Debian's
 headless Chromium, plays the stream muted at 2x from the start to 4 s, seeks
 to the middle (10 s), which a short forward buffer keeps unbuffered so the
 player must fetch and start from the right segment, and plays on to the end.
@@ -30,6 +31,8 @@ from tests.origin_support import (
     ensure_account,
     ism_text,
     set_endpoint,
+    start_origin,
+    stop_process,
 )
 from tests.player import (
     CHROMIUM,
@@ -125,16 +128,32 @@ class Site:
 
 
 @pytest.fixture(scope="module")
-def site(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Site]:
-    """An openvod server with the 20-s ladder published for clear streaming."""
+def published(tmp_path_factory: pytest.TempPathFactory) -> Iterator[tuple[ServerHandle, str]]:
+    """An openvod server with the 20-s ladder published for clear streaming; the path of
+    its .ism."""
     files = make_long_ladder(tmp_path_factory.mktemp("media"))
     server = start_server(tmp_path_factory.mktemp("data"), None)
     ensure_account(server)
     set_endpoint(server, True)
     create_asset(server, "players", files, ism_text(files))
     locator = create_locator(server, "players", "players", "Predefined_ClearStreamingOnly")
-    yield Site(server, f"{server.base_url}/{locator}/{files[0].stem}.ism/")
+    yield server, f"/{locator}/{files[0].stem}.ism/"
     server.server.stop()
+
+
+@pytest.fixture(scope="module", params=["origin", "serve"])
+def site(request: pytest.FixtureRequest, published: tuple[ServerHandle, str]) -> Iterator[Site]:
+    """The asset as players reach it: from ``openvod origin`` (openvod's own HTTP server,
+    zero-copy sends: how viewers are served) or from ``openvod serve`` (uvicorn)."""
+    server, path = published
+    if request.param == "serve":
+        yield Site(server, server.base_url + path)
+        return
+    proc, base_url = start_origin(server, 1, None)
+    try:
+        yield Site(server, base_url + path)
+    finally:
+        stop_process(proc)
 
 
 @pytest.fixture(scope="module")
