@@ -213,3 +213,22 @@ def test_idle_keep_alive_connections_are_closed(port: int) -> None:
         sock.sendall(b"GET /hello HTTP/1.1\r\nHost: x\r\n\r\n")
         assert _read_response(sock).endswith(b"hello GET ")
         assert sock.recv(1) == b""  # closed by the server after ~1 s idle (else: timeout)
+
+
+def test_a_request_trickled_in_slower_than_the_idle_timeout_is_cut_off(port: int) -> None:
+    with socket.create_connection(("127.0.0.1", port), timeout=10) as sock:
+        sock.sendall(b"GET /hello HTTP/1.1\r\n")
+        closed = False
+        for _ in range(8):  # a header line every 0.5 s: never idle, never complete
+            time.sleep(0.5)
+            try:
+                sock.sendall(b"X-Slow: 1\r\n")
+            except OSError:
+                closed = True
+                break
+        if not closed:
+            try:
+                closed = sock.recv(1) == b""
+            except ConnectionResetError:
+                closed = True
+        assert closed

@@ -137,7 +137,10 @@ class HttpConnection(asyncio.Protocol):
         self.reading_paused = False
         self.writable = asyncio.Event()
         self.writable.set()
-        self.idle_since: float | None = None  # loop time since when nothing is in flight
+        # Loop time since when no request has been in flight (None while one is). Bytes
+        # arriving do not reset it: a request trickled in slower than the idle timeout
+        # (slowloris) is cut off like an idle connection.
+        self.idle_since: float | None = None
         # the request being parsed
         self._url = b""
         self._headers: list[tuple[bytes, bytes]] = []
@@ -171,7 +174,6 @@ class HttpConnection(asyncio.Protocol):
         self.transport = None
 
     def data_received(self, data: bytes) -> None:
-        self.idle_since = None
         try:
             self.parser.feed_data(data)
         except httptools.HttpParserUpgrade:
@@ -267,6 +269,7 @@ class HttpConnection(asyncio.Protocol):
             self.transport.resume_reading()
             self.reading_paused = False
         self.current = request
+        self.idle_since = None
         self.task = self.loop.create_task(self._run(request))
 
     async def _run(self, request: _Request) -> None:
