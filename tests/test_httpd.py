@@ -97,6 +97,10 @@ def make_app(big_file: Path) -> AsgiApp:
         elif path == "/pathsend":
             await send({"type": "http.response.start", "status": 200, "headers": []})
             await send({"type": "http.response.pathsend", "path": str(big_file)})
+        elif path == "/receive-after":
+            await send({"type": "http.response.start", "status": 200, "headers": []})
+            await send({"type": "http.response.body", "body": b"done"})
+            assert (await receive())["type"] == "http.disconnect"  # answered: not a hang
         elif path == "/fail-early":
             raise RuntimeError("boom")
         elif path == "/fail-late":
@@ -138,6 +142,8 @@ def test_get_head_and_keep_alive(port: int) -> None:
 def test_request_body_and_chunked_response(port: int) -> None:
     with httpx.Client(base_url=f"http://127.0.0.1:{port}") as client:
         assert client.post("/echo", content=b"payload").content == b"payload"
+        assert client.get("/receive-after").content == b"done"
+        assert client.get("/hello").status_code == 200  # the connection went on
         response = client.get("/chunked")
         assert response.headers["transfer-encoding"] == "chunked"
         assert response.content == b"one,two,three"

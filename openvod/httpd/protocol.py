@@ -132,7 +132,7 @@ class HttpConnection(asyncio.Protocol):
         self.sock: socket.socket | None = None
         self.client: tuple[str, int] | None = None
         self.pending: deque[_Request] = deque()
-        self.current: _Request | None = None
+        self.responder: _Responder | None = None  # of the request being answered
         self.task: asyncio.Task[None] | None = None
         self.reading_paused = False
         self.writable = asyncio.Event()
@@ -172,6 +172,8 @@ class HttpConnection(asyncio.Protocol):
             self.task.cancel()
         self.pending.clear()
         self.transport = None
+        if self.responder is not None:
+            self.responder.end()
 
     def data_received(self, data: bytes) -> None:
         try:
@@ -268,12 +270,11 @@ class HttpConnection(asyncio.Protocol):
         if self.reading_paused and len(self.pending) < MAX_PIPELINED // 2:
             self.transport.resume_reading()
             self.reading_paused = False
-        self.current = request
         self.idle_since = None
         self.task = self.loop.create_task(self._run(request))
 
     async def _run(self, request: _Request) -> None:
-        responder = _Responder(self, request)
+        responder = self.responder = _Responder(self, request)
         try:
             await self.state.app(request.scope, responder.receive, responder.send)
         except asyncio.CancelledError:
@@ -296,7 +297,7 @@ class HttpConnection(asyncio.Protocol):
             else:
                 self._close()  # the client cannot tell where the body ends
                 return
-        self.current = None
+        self.responder = None
         if not (request.keep_alive and responder.keep_alive) or self.state.closing:
             self._close()
             return
@@ -418,15 +419,24 @@ class _Responder:
         self.received = False
         self.no_body = False
         self.lines: list[bytes] = []  # the head, until written
+        self._ended: asyncio.Event | None = None  # made when someone waits for the end
 
     async def receive(self) -> Message:
         if not self.received:
             self.received = True
             return {"type": "http.request", "body": self.request.body, "more_body": False}
-        # ASGI: after the body, receive() waits until the client disconnects.
-        while self.conn.transport is not None and not self.complete:
-            await asyncio.sleep(1)
+        # ASGI: after the body, receive() waits until the response is complete or the
+        # client disconnects, then says "http.disconnect".
+        if not self.complete and self.conn.transport is not None:
+            if self._ended is None:
+                self._ended = asyncio.Event()
+            await self._ended.wait()
         return {"type": "http.disconnect"}
+
+    def end(self) -> None:
+        """The response is complete or the connection gone: wake a pending receive()."""
+        if self._ended is not None:
+            self._ended.set()
 
     async def send(self, message: Message) -> None:
         kind = message["type"]
@@ -558,6 +568,7 @@ class _Responder:
 
     def _finish(self) -> None:
         self.complete = True
+        self.end()
         if self.chunked and not self.no_body:
             self.conn.write(b"0\r\n\r\n")
         elif self.remaining and not self.no_body:

@@ -114,6 +114,7 @@ class Supervisor:
         self.env = env
         self.children: list[subprocess.Popen[bytes]] = []
         self.stopping = False
+        self.gave_up = False
         self._restarts: list[float] = []
 
     def _spawn(self) -> subprocess.Popen[bytes]:
@@ -134,7 +135,7 @@ class Supervisor:
                         continue
                     if not self._may_restart():
                         log.error("serving processes keep exiting; giving up")
-                        self.stopping = True
+                        self.gave_up = self.stopping = True
                         break
                     log.warning("serving process %d exited with %s; restarting",
                                 child.pid, child.returncode)  # fmt: skip
@@ -143,7 +144,7 @@ class Supervisor:
             self._stop_children()
             for signum, handler in previous.items():
                 signal.signal(signum, handler)
-        return 0 if not self._restarts or len(self._restarts) <= RESTARTS_PER_WINDOW else 1
+        return 1 if self.gave_up else 0
 
     def _may_restart(self) -> bool:
         now = time.monotonic()
