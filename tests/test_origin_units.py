@@ -124,7 +124,7 @@ def test_memfd_bodies_hold_the_bytes_and_are_released_on_eviction() -> None:
     data = bytes(range(256)) * 1024  # 256 KiB: kept in a memfd
     body = stored_body(data)
     assert isinstance(body, MemfdBody) and body.size == len(data)
-    fd = body._fd
+    fd = body.fileno()
     assert fd is not None and os.pread(fd, len(data), 0) == data
     assert isinstance(stored_body(b"small"), BytesBody)
     cache: ByteLruCache[str] = ByteLruCache(2 * 1024 * 1024)

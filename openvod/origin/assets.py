@@ -39,6 +39,7 @@ from openvod.media.presentation import (
 from openvod.media.track import Movie
 from openvod.movie_files import SIDECAR_SUFFIX, read_movie
 from openvod.origin.cache import SingleFlight, TtlCache
+from openvod.origin.descriptor import OwnedDescriptor
 from openvod.storage.store import BlobInfo, BlobStore
 
 log = logging.getLogger(__name__)
@@ -55,7 +56,7 @@ GAP_ALLOWANCE_BYTES = 64 * 1024
 MAX_SPAN_BYTES = 32 * 1024 * 1024
 
 
-class SourceFile:
+class SourceFile(OwnedDescriptor):
     """One MP4 of an asset, open for positional reads.
 
     Local files are read with ``os.pread`` on a descriptor opened once;
@@ -75,10 +76,6 @@ class SourceFile:
         """True when reads are quick page-cache preads that may run on the event loop."""
         return self._fd is not None
 
-    def fileno(self) -> int | None:
-        """The open descriptor of a local file (for ``sendfile``), else None."""
-        return self._fd
-
     def read(self, offset: int, size: int) -> bytes:
         """``size`` bytes at ``offset`` (MediaError if the file is shorter)."""
         if self._fd is not None:
@@ -88,15 +85,6 @@ class SourceFile:
         if len(data) != size:
             raise MediaError(f"{self.name!r} is shorter than its index says")
         return data
-
-    def close(self) -> None:
-        """Close the descriptor (idempotent)."""
-        if self._fd is not None:
-            os.close(self._fd)
-            self._fd = None
-
-    def __del__(self) -> None:
-        self.close()
 
 
 def read_ranges(source: SourceFile, reads: Sequence[tuple[int, int]]) -> list[bytes | memoryview]:

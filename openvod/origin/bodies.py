@@ -27,6 +27,7 @@ from typing import Protocol
 from starlette.types import Send
 
 from openvod.origin.assets import SourceFile, read_ranges
+from openvod.origin.descriptor import OwnedDescriptor
 
 ZERO_COPY = "http.response.zerocopysend"
 # A ranged body goes out by sendfile when its samples are at most this many runs (the
@@ -87,7 +88,7 @@ class BytesBody:
         return None
 
 
-class MemfdBody:
+class MemfdBody(OwnedDescriptor):
     """Bytes copied once into an anonymous in-memory file, sent with ``sendfile``."""
 
     def __init__(self, data: bytes | memoryview) -> None:
@@ -99,7 +100,7 @@ class MemfdBody:
         except BaseException:
             os.close(fd)
             raise
-        self._fd: int | None = fd
+        self._fd = fd
         self._size = len(data)
 
     @property
@@ -119,13 +120,6 @@ class MemfdBody:
         else:
             await _send_bytes(send, os.pread(fd, length, start))
 
-    def close(self) -> None:
-        if self._fd is not None:
-            os.close(self._fd)
-            self._fd = None
-
-    def __del__(self) -> None:
-        self.close()
 
 
 def stored_body(data: bytes | memoryview) -> ResponseBody:

@@ -28,6 +28,7 @@ from starlette.types import Scope, Send
 
 from openvod.errors import NotFoundError, StorageError
 from openvod.origin.cache import SingleFlight, TtlCache
+from openvod.origin.descriptor import OwnedDescriptor
 from openvod.origin.errors import RangeNotSatisfiableError
 from openvod.origin.responses import (
     CORS_HEADERS,
@@ -150,7 +151,7 @@ def base_headers(info: BlobInfo, max_age_seconds: int) -> HeaderList:
     ]
 
 
-class OpenBlob:
+class OpenBlob(OwnedDescriptor):
     """One version of a blob: its properties and a handle that reads exactly that version.
 
     Kept for a second or two by :class:`Downloads`, so the range requests a
@@ -180,10 +181,6 @@ class OpenBlob:
         """True when reads are preads of a local file (fast enough for the event loop)."""
         return self._fd is not None
 
-    def fileno(self) -> int | None:
-        """The descriptor of a local file (for ``sendfile``), else None."""
-        return self._fd
-
     def read(self, offset: int, size: int) -> bytes:
         """Up to ``size`` bytes at ``offset``."""
         if self._fd is not None:
@@ -195,15 +192,10 @@ class OpenBlob:
 
     def close(self) -> None:
         """Release the descriptor or handle (idempotent)."""
-        if self._fd is not None:
-            os.close(self._fd)
-            self._fd = None
+        super().close()
         if self._handle is not None:
             self._handle.close()
             self._handle = None
-
-    def __del__(self) -> None:
-        self.close()
 
 
 class Downloads:
