@@ -95,9 +95,8 @@ def init_segment(asset: LoadedAsset, rendition: Rendition) -> bytes:
 def ranged(prefix: bytes, source: SourceFile, reads: Sequence[tuple[int, int]]) -> ResponseBody:
     """``prefix`` plus ``reads`` of ``source``: left in the file (read or ``sendfile``-d when
     sent) when it is local, read now when it is remote."""
-    if source.is_local:
-        return RangedBody.of(prefix, source, reads)
-    return BytesBody(b"".join([prefix, *read_ranges(source, reads)]))
+    body = RangedBody.of(prefix, source, reads)
+    return body if source.is_local else BytesBody(body.materialise())
 
 
 def fmp4_fragment(
