@@ -24,7 +24,7 @@ from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
-from openvod.client import OpenvodClient  # noqa: E402
+from openvod.client.rest import OpenvodClient  # noqa: E402
 from tests.conftest import make_clip, start_server  # noqa: E402
 
 
@@ -85,7 +85,7 @@ def main() -> None:
         handle = start_server(Path(tmp) / "data", None)
         client = OpenvodClient(handle.base_url, handle.token)
         client.ensure_account()
-        from openvod.workflow import upload_file
+        from openvod.client.workflow import upload_file
 
         upload_file(client, clip, "bench", lambda *_: None)
         client.call("PUT", "/transforms/adaptive", {"properties": {"outputs": [{"preset": {

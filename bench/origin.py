@@ -87,7 +87,7 @@ from bench.origin_media import (  # noqa: E402
     static_paths,
     total_bytes,
 )
-from openvod.client import OpenvodClient  # noqa: E402
+from openvod.client.rest import OpenvodClient  # noqa: E402
 
 GOALS = {"fmp4 off": 0.70, "ts off": 0.56, "fmp4 on": 0.80, "ts on": 0.80}
 MANIFEST_GOAL_MS, RSS_GOAL_MB = 2.0, 150.0

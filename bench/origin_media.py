@@ -23,18 +23,18 @@ from typing import Any
 from urllib.parse import urljoin
 
 from bench.origin_load import Target, fetch
-from openvod.client import OpenvodClient
+from openvod.client.rest import OpenvodClient
 from openvod.config import Settings
 from openvod.context import Context, open_context
+from openvod.encoding.tools import ffmpeg, packager
 from openvod.media.dash import build_mpd
 from openvod.media.hls import build_media_playlist
 from openvod.media.index import load_movie
 from openvod.media.ism import IsmTrack, ServerManifest, audio_track_name, build_ism
 from openvod.media.presentation import Presentation, build_presentation
-from openvod.movie_files import SIDECAR_SUFFIX, write_sidecar
 from openvod.origin.assets import sources_from_ism
 from openvod.services.tokens import create_token
-from openvod.tools import ffmpeg, packager
+from openvod.storage.movie_files import SIDECAR_SUFFIX, write_sidecar
 
 OUT = Path(__file__).resolve().parent / "out" / "origin"
 FPS = 25

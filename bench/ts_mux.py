@@ -8,7 +8,7 @@ a video-only segment (m3u8-aapl), the same seconds of AAC as an audio-only
 segment, and both together (m3u8-aapl-v3). Prints the median and p10 µs per
 segment over ``--repeat`` runs, in interleaved rounds so that a busy shared
 machine hurts every variant alike. glibc malloc is tuned as in the serving
-processes (``openvod.process.tune_malloc``) unless ``--no-malloc-tuning``.
+processes (``openvod.serving.tuning.tune_malloc``) unless ``--no-malloc-tuning``.
 
 Besides ``mux_ts_segment`` ("current", which copies the segment into
 ``bytes``), it times what the origin does: ``mux_ts_packets`` ("packets", the
@@ -39,6 +39,7 @@ from typing import Any
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
+from openvod.encoding.tools import ffmpeg  # noqa: E402
 from openvod.media.track import Track  # noqa: E402
 from openvod.media.ts import (  # noqa: E402
     TsTrackInput,
@@ -48,9 +49,8 @@ from openvod.media.ts import (  # noqa: E402
     plan_and_mux_ts_segment,
     plan_ts_segment,
 )
-from openvod.movie_files import read_movie_file  # noqa: E402
-from openvod.process import tune_malloc  # noqa: E402
-from openvod.tools import ffmpeg  # noqa: E402
+from openvod.serving.tuning import tune_malloc  # noqa: E402
+from openvod.storage.movie_files import read_movie_file  # noqa: E402
 
 OUT = Path(__file__).resolve().parent / "out" / "ts_mux"
 SEGMENT = 1  # the second 2-s GOP: a typical mid-stream segment

@@ -17,7 +17,7 @@ from rich.console import Console
 from rich.progress import BarColumn, Progress, TaskID, TextColumn, TimeRemainingColumn
 from rich.table import Table
 
-from openvod import client as api
+from openvod.client import rest as api
 from openvod.config import Settings, load_settings
 from openvod.context import Context, open_context
 
@@ -66,7 +66,7 @@ def serve(
     no_worker: Annotated[bool, typer.Option("--no-worker", help="No in-process worker.")] = False,
 ) -> None:
     """Run every component: management API, origin, blob service and a worker."""
-    from openvod.server import Server as OpenvodServer
+    from openvod.serving.serve import Server as OpenvodServer
 
     settings = _settings(data_dir, config, host=host, port=port, blob_port=blob_port,
                          public_url=public_url, tls=tls or None,
@@ -102,7 +102,7 @@ def origin(
     if config is not None:
         env["OPENVOD_CONFIG"] = str(config)
     console.print(f"openvod origin on {settings.host}:{settings.port} with {workers} processes")
-    code = supervise([sys.executable, "-m", "openvod.origin_process"], max(1, workers), env)
+    code = supervise([sys.executable, "-m", "openvod.serving.origin_process"], max(1, workers), env)
     raise typer.Exit(code)
 
 
@@ -209,7 +209,7 @@ def upload(
     resource_group: Group = api.DEFAULT_RESOURCE_GROUP,
 ) -> None:
     """Upload a file, encode it with a preset, optionally publish it and print the URLs."""
-    from openvod.workflow import upload_encode_publish
+    from openvod.client.workflow import upload_encode_publish
 
     client = _client(server, token, account, subscription, resource_group)
     with Progress(TextColumn("{task.description:>8}"), BarColumn(),
@@ -273,7 +273,7 @@ def locators(server: Server = "http://127.0.0.1:8080", token: Token = None,
 
 def make_demo_clip(target: Path, seconds: int = 12) -> Path:
     """Generate a 720p test clip with a tone (ffmpeg lavfi), as the demo's mezzanine."""
-    from openvod.tools import ffmpeg
+    from openvod.encoding.tools import ffmpeg
 
     subprocess.run(
         [str(ffmpeg()), "-v", "error", "-y",
@@ -294,9 +294,9 @@ def demo(
     exit_after: Annotated[bool, typer.Option("--exit", help="Stop after printing.")] = False,
 ) -> None:
     """Start openvod, ingest a generated clip through the public API and print its URLs."""
-    from openvod.server import Server as OpenvodServer
+    from openvod.client.workflow import upload_encode_publish
     from openvod.services.tokens import create_token
-    from openvod.workflow import upload_encode_publish
+    from openvod.serving.serve import Server as OpenvodServer
 
     settings = _settings(data_dir, host=host, port=port)
     ctx = open_context(settings)

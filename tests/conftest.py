@@ -17,9 +17,9 @@ import sqlalchemy as sa
 
 from openvod.config import Settings
 from openvod.context import Context, open_context
-from openvod.server import Server
+from openvod.encoding.tools import ffmpeg
 from openvod.services.tokens import create_token
-from openvod.tools import ffmpeg
+from openvod.serving.serve import Server
 
 SUBSCRIPTION = "11111111-2222-3333-4444-555555555555"
 RESOURCE_GROUP = "rg-test"

@@ -20,10 +20,10 @@ from typing import Any
 
 import httpx
 
+from openvod.encoding.tools import ffmpeg, ffprobe
 from openvod.media.ism import IsmTrack, ServerManifest, build_ism
-from openvod.movie_files import write_sidecar
 from openvod.origin.app import OriginApp
-from openvod.tools import ffmpeg, ffprobe
+from openvod.storage.movie_files import write_sidecar
 from tests.conftest import ServerHandle, free_port
 
 API_VERSION = "2022-08-01"

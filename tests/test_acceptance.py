@@ -39,7 +39,7 @@ from azure.mgmt.media.models import (
 from azure.storage.blob import ContainerClient
 
 from openvod.clock import utcnow
-from openvod.tools import ffprobe
+from openvod.encoding.tools import ffprobe
 from tests.conftest import ACCOUNT, RESOURCE_GROUP, ServerHandle, make_clip
 from tests.test_api_sdk import sdk_client
 

@@ -26,8 +26,8 @@ from azure.mgmt.media.models import (
     TransformOutput,
 )
 
+from openvod.client.sdk import StaticTokenCredential
 from openvod.clock import utcnow
-from openvod.sdk import StaticTokenCredential
 from tests.conftest import ACCOUNT, RESOURCE_GROUP, SUBSCRIPTION, ServerHandle
 
 RG, ACC = RESOURCE_GROUP, ACCOUNT

@@ -20,9 +20,9 @@ from typing import Any
 import pytest
 
 from openvod.encoding import InputFile, encode
+from openvod.encoding.tools import ffmpeg, ffprobe
 from openvod.errors import EncodeError, JobCanceledError, MediaError
 from openvod.media.ism import parse_ism
-from openvod.tools import ffmpeg, ffprobe
 
 pytestmark = pytest.mark.slow
 NS = "#Microsoft.Media."

@@ -11,8 +11,8 @@ import m3u8
 import mpegdash.parser
 import pytest
 
-from openvod.movie_files import write_sidecar
-from openvod.tools import ffmpeg
+from openvod.encoding.tools import ffmpeg
+from openvod.storage.movie_files import write_sidecar
 from tests.conftest import ServerHandle, start_server
 from tests.origin_support import create_asset, create_locator, ensure_account, set_endpoint
 

@@ -23,11 +23,11 @@ import pytest
 from mpegdash.parser import MPEGDASHParser
 
 from openvod.clock import utcnow
+from openvod.encoding.tools import packager
 from openvod.media.index import load_movie
 from openvod.media.mp4 import build_init_segment
 from openvod.origin.app import OriginApp
 from openvod.origin.cache import ByteLruCache
-from openvod.tools import packager
 from tests.conftest import ServerHandle, start_server
 from tests.origin_support import (
     FRAMES,

@@ -26,7 +26,6 @@ from starlette.datastructures import Headers
 from starlette.responses import Response
 from starlette.types import Receive, Scope, Send
 
-from openvod.asgi import answer_lifespan
 from openvod.blob.body import ClientGone, RequestBody
 from openvod.blob.conditions import check_conditions
 from openvod.blob.errors import BlobServiceError, azure_error
@@ -42,6 +41,7 @@ from openvod.blob.responses import FileRangeResponse, blob_headers, written_head
 from openvod.blob.urls import parse_query, parse_range, split_path
 from openvod.blob.xml import build_blob_list, build_error, page_listing, parse_block_list
 from openvod.errors import InvalidNameError, NotFoundError, OpenvodError, StorageError
+from openvod.httpd.asgi import answer_lifespan
 from openvod.storage.names import validate_container_name
 from openvod.storage.sas import SAS_VERSION, check_permission, verify_sas
 from openvod.storage.store import BlobInfo, BlobStore, md5_of

@@ -15,8 +15,8 @@ from fractions import Fraction
 from pathlib import Path
 from typing import Any, Literal
 
+from openvod.encoding.tools import ffprobe
 from openvod.errors import MediaError
-from openvod.tools import ffprobe
 
 log = logging.getLogger(__name__)
 

@@ -33,9 +33,9 @@ from openvod.encoding.presets import BuiltInPreset, Filters, StandardPreset, par
 from openvod.encoding.probe import MediaInfo, probe
 from openvod.encoding.source import InputFile, SourceSpec, describe_source
 from openvod.encoding.thumbnails import finish_images
+from openvod.encoding.tools import ffmpeg
 from openvod.errors import EncodeError, JobCanceledError, MediaError
 from openvod.media.ism import build_ism
-from openvod.tools import ffmpeg
 
 __all__ = ["InputFile", "ProcessResult", "encode", "run_logged"]
 

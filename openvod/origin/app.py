@@ -25,9 +25,9 @@ from urllib.parse import unquote_to_bytes
 import anyio.to_thread
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
-from openvod.asgi import answer_lifespan
 from openvod.context import Context
 from openvod.errors import NotFoundError
+from openvod.httpd.asgi import answer_lifespan
 from openvod.media.dash import build_mpd
 from openvod.media.hls import build_master_playlist, build_media_playlist
 from openvod.media.presentation import find_rendition

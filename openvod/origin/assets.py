@@ -37,9 +37,9 @@ from openvod.media.presentation import (
     derive_sources,
 )
 from openvod.media.track import Movie
-from openvod.movie_files import SIDECAR_SUFFIX, read_movie
 from openvod.origin.cache import SingleFlight, TtlCache
 from openvod.origin.descriptor import OwnedDescriptor
+from openvod.storage.movie_files import SIDECAR_SUFFIX, read_movie
 from openvod.storage.store import BlobInfo, BlobStore
 
 log = logging.getLogger(__name__)

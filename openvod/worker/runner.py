@@ -20,9 +20,9 @@ from openvod.errors import (
     MediaError,
     OpenvodError,
 )
-from openvod.movie_files import write_sidecar
 from openvod.services import jobs as job_rules
 from openvod.services.repository import account_ref
+from openvod.storage.movie_files import write_sidecar
 from openvod.worker import queue
 from openvod.worker.inputs import DownloadError, LocalInput, resolve_inputs
 

@@ -16,7 +16,7 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from openvod import tools
+from openvod.encoding import tools
 from openvod.media.mp4 import NeedBytes, locate_moov, parse_movie, read_brands
 from openvod.media.mp4.boxes import (
     DataInformationBox,

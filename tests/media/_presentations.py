@@ -18,7 +18,7 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from openvod import tools
+from openvod.encoding import tools
 from openvod.media.mp4.boxes import RawBox
 from openvod.media.presentation import (
     Presentation,

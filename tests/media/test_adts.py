@@ -10,6 +10,7 @@ import pytest
 from hypothesis import given
 from hypothesis import strategies as st
 
+from openvod.encoding.tools import ffmpeg
 from openvod.errors import MediaError
 from openvod.media.adts import (
     AacConfig,
@@ -17,7 +18,6 @@ from openvod.media.adts import (
     adts_header,
     parse_audio_specific_config,
 )
-from openvod.tools import ffmpeg
 
 LC_48K_STEREO = parse_audio_specific_config(b"\x11\x90")
 

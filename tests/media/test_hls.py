@@ -13,7 +13,7 @@ import pytest
 from hypothesis import given
 from hypothesis import strategies as st
 
-from openvod import tools
+from openvod.encoding import tools
 from openvod.errors import InvalidRequestError
 from openvod.media.hls import build_master_playlist, build_media_playlist, format_durations
 from openvod.media.mp4 import build_init_segment, plan_fragment

@@ -8,7 +8,7 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from openvod import tools
+from openvod.encoding import tools
 from openvod.media.mp4 import (
     BOX_TYPES,
     Box,

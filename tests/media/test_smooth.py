@@ -12,7 +12,7 @@ import pytest
 from hypothesis import given
 from hypothesis import strategies as st
 
-from openvod import tools
+from openvod.encoding import tools
 from openvod.media import avc
 from openvod.media.mp4 import build_init_segment, parse_boxes
 from openvod.media.mp4.boxes import ContainerBox, RawBox

@@ -11,6 +11,7 @@ from pathlib import Path
 import numpy as np
 import pytest
 
+from openvod.encoding.tools import ffmpeg, ffprobe
 from openvod.errors import MediaError
 from openvod.media.avc import split_annexb
 from openvod.media.track import SampleTable, Track
@@ -22,7 +23,6 @@ from openvod.media.ts import (
     TsTrackInput,
     mux_ts_segment,
 )
-from openvod.tools import ffmpeg, ffprobe
 
 from ._ts_reader import crc32_mpeg2_bitwise, pes_fields, read_ts
 

@@ -16,7 +16,7 @@ from typing import Any
 
 from azure.storage.blob import ContainerClient
 
-from openvod.client import OpenvodClient
+from openvod.client.rest import OpenvodClient
 from openvod.clock import iso, utcnow
 
 Progress = Callable[[str, float, float], None]  # (stage, done, total)

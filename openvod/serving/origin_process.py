@@ -1,7 +1,7 @@
 """The serving process of ``openvod origin``: the origin app on openvod's own HTTP server.
 
 ``openvod origin --workers N`` runs N of these (``python -m
-openvod.origin_process``); each builds its own context from the environment
+openvod.serving.origin_process``); each builds its own context from the environment
 (the CLI passes its flags down as ``OPENVOD_*`` variables) and binds the port
 with ``SO_REUSEPORT``, so the kernel spreads connections over them. The
 origin is stateless: any number of processes, or machines sharing the
@@ -28,7 +28,7 @@ def app_from_environment() -> AsgiApp:
     """The origin app over a context built from OPENVOD_* variables."""
     from openvod.context import open_context
     from openvod.origin.app import create_origin_app
-    from openvod.process import tune_malloc
+    from openvod.serving.tuning import tune_malloc
 
     tune_malloc()
     # The serving processes never migrate: `openvod origin` did it once before starting them.

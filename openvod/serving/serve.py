@@ -12,8 +12,8 @@ from openvod.api.app import create_api_app
 from openvod.blob.app import create_blob_app
 from openvod.context import Context
 from openvod.origin.app import create_origin_app, create_root_app
-from openvod.process import tune_malloc
-from openvod.tls import ensure_dev_certificate
+from openvod.serving.tls import ensure_dev_certificate
+from openvod.serving.tuning import tune_malloc
 from openvod.worker.runner import Worker
 
 log = logging.getLogger(__name__)

@@ -1,0 +1,102 @@
+"""The base of every resource model, and parsing a body into one with ARM errors.
+
+Everything a request may carry is checked here, once: types are strict (a
+string is never taken for a list, ``5`` never for a string), floats are finite,
+unknown keys are refused, and a failure names the field's full path the way
+ARM does: ``properties.outputs[0].preset.codecs[1].layers[0].bitrate``.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from datetime import datetime
+from typing import Annotated, Any, TypeVar
+from uuid import UUID
+
+from pydantic import AfterValidator, BaseModel, BeforeValidator, ConfigDict, Field, ValidationError
+from pydantic.alias_generators import to_camel
+
+from openvod.clock import parse_duration
+from openvod.errors import InvalidRequestError
+
+M = TypeVar("M", bound=BaseModel)
+
+
+class ArmModel(BaseModel):
+    """A part of an AMS resource as the SDK serializes it (camelCase on the wire)."""
+
+    model_config = ConfigDict(
+        alias_generator=to_camel,
+        populate_by_name=True,
+        strict=True,
+        allow_inf_nan=False,
+        extra="forbid",
+        frozen=False,
+        str_max_length=64 * 1024,
+    )
+
+    def to_json(self) -> dict[str, Any]:
+        """The wire form: aliases, ``None`` fields left out."""
+        return self.model_dump(mode="json", by_alias=True, exclude_none=True)
+
+
+def field_path(location: Sequence[int | str], prefix: str = "") -> str:
+    """A pydantic error location as ARM names it: ``a.b[0].c``.
+
+    Discriminated-union tags (``'#Microsoft.Media.H264Video'``) and validator
+    names that pydantic inserts into locations are left out.
+    """
+    text = prefix
+    for part in location:
+        if isinstance(part, int):
+            text += f"[{part}]"
+        elif part.startswith("#") or part.startswith("function-"):
+            continue
+        else:
+            text = f"{text}.{part}" if text else part
+    return text
+
+
+def _message(error: Any) -> str:
+    msg = str(error.get("msg", "is not valid"))
+    if error.get("type") == "extra_forbidden":
+        return "is not a known property"
+    if error.get("type") == "missing":
+        return "is required"
+    return msg[0].lower() + msg[1:] if msg else msg
+
+
+def validation_error(exc: ValidationError, prefix: str = "") -> InvalidRequestError:
+    """The ARM 400 for a pydantic failure: the first error's path and reason."""
+    first = exc.errors()[0]
+    where = field_path(first.get("loc", ()), prefix) or prefix or "body"
+    return InvalidRequestError(f"'{where}' {_message(first)}.", code="InvalidInput")
+
+
+def parse(model: type[M], data: Any, prefix: str = "") -> M:
+    """Validate JSON data (already decoded) into ``model``, or raise an ARM 400.
+
+    ``prefix`` is where ``data`` sits in the request body, e.g. ``"properties"``.
+    """
+    try:
+        return model.model_validate(data, strict=None)
+    except ValidationError as exc:
+        raise validation_error(exc, prefix) from None
+
+
+def _require_text(value: Any) -> Any:
+    if not isinstance(value, str):
+        raise ValueError("must be a string")
+    return value
+
+
+def _check_duration(value: str) -> str:
+    parse_duration(value)  # one ISO 8601 duration grammar for presets, inputs and filters
+    return value
+
+
+# JSON carries times, ids and durations as strings: these types accept the string form
+# (strict mode alone would insist on Python objects).
+IsoTime = Annotated[datetime, BeforeValidator(_require_text), Field(strict=False)]
+Guid = Annotated[UUID, BeforeValidator(_require_text), Field(strict=False)]
+Duration = Annotated[str, AfterValidator(_check_duration)]

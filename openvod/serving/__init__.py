@@ -1,0 +1,1 @@
+"""Serving processes: ``openvod serve``, ``openvod origin``'s workers, process tuning, TLS."""
