@@ -10,10 +10,11 @@ from __future__ import annotations
 
 import json
 import uuid
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 from datetime import timedelta
 from pathlib import Path
+from typing import Any
 
 import pytest
 import sqlalchemy as sa
@@ -23,6 +24,7 @@ from openvod.clock import utcnow
 from openvod.config import Settings
 from openvod.context import Context, open_context
 from openvod.db.engine import alembic_config, create_db_engine
+from openvod.db.models import Job
 from openvod.errors import ConflictError
 from openvod.services import assets, locators, policies, tokens
 from openvod.services.arm import AccountRef
@@ -217,3 +219,46 @@ def test_tokens_from_before_scopes_use_every_account_and_never_expire(migrated: 
     assert info.label == "old" and info.expires_at is None and info.revoked_at is None
     assert info.last_used_at is not None
     assert json.dumps(info.__dict__, default=str).find(OLD_TOKEN) == -1
+
+
+def _plans(ctx: Context, run: Callable[[], object]) -> list[str]:
+    """SQLite's query plan of every SELECT that ``run`` issues."""
+    statements: list[tuple[str, Any]] = []
+
+    def capture(_conn: object, _cursor: object, sql: str, params: Any, *_: object) -> None:
+        if sql.lstrip().upper().startswith("SELECT"):
+            statements.append((sql, params))
+
+    sa.event.listen(ctx.engine, "before_cursor_execute", capture)
+    try:
+        run()
+    finally:
+        sa.event.remove(ctx.engine, "before_cursor_execute", capture)
+    with ctx.engine.connect() as conn:
+        raw = conn.connection.dbapi_connection
+        assert raw is not None
+        return [" ".join(str(row[-1]) for row in raw.execute("EXPLAIN QUERY PLAN " + sql, params))
+                for sql, params in statements]
+
+
+def test_rules_are_index_searches_on_sqlite(migrated: Context) -> None:
+    if migrated.engine.dialect.name != "sqlite":
+        pytest.skip("query plans are checked on SQLite; PostgreSQL plans depend on statistics")
+    acct = _legacy(migrated)
+    with migrated.session() as s:
+        uses = {
+            "INDEX ix_resources_asset (account_id=? AND kind=? AND asset_key=?)":
+                lambda: locators.rows_for_asset(s, acct, "movie"),
+            "INDEX ix_resources_streaming_policy (account_id=? AND kind=? AND "
+            "streaming_policy_key=?)": lambda: locators.policy_in_use(s, acct, "mypolicy"),
+            "INDEX ix_resources_content_key_policy (account_id=? AND kind=? AND "
+            "content_key_policy_key=?)": lambda: is_referenced(
+                s, acct, "streamingPolicies", content_key_policy="keypolicyone"),
+            # jobs of a transform: the (account_id, transform_key, name_key) unique index
+            "(account_id=? AND transform_key=?)": lambda: s.scalars(
+                sa.select(Job).where(Job.account_id == acct.id, Job.transform_key == "t")
+            ).all(),
+        }
+        for expected, run in uses.items():
+            (plan,) = [p for p in _plans(migrated, run) if "resources" in p or "jobs" in p]
+            assert plan.startswith("SEARCH") and expected in plan, plan
