@@ -8,6 +8,7 @@ import subprocess
 import tempfile
 import threading
 import time
+from datetime import datetime
 from pathlib import Path
 from typing import Annotated, Any
 
@@ -28,6 +29,7 @@ account_app = typer.Typer(help="Media services accounts.", no_args_is_help=True)
 app.add_typer(token_app, name="token")
 app.add_typer(account_app, name="account")
 console = Console()
+err_console = Console(stderr=True)
 
 DataDir = Annotated[Path | None, typer.Option("--data-dir", help="Data folder.")]
 ConfigFile = Annotated[Path | None, typer.Option("--config", help="TOML settings file.")]
@@ -128,14 +130,72 @@ def _context(data_dir: Path | None) -> Context:
 def token_create(
     data_dir: DataDir = None,
     label: Annotated[str, typer.Option(help="A note on what the token is for.")] = "",
+    account: Annotated[list[str] | None, typer.Option(
+        "--account", help="Limit the token to this account (repeat for several; "
+        "default: every account).")] = None,
+    expires: Annotated[str, typer.Option(
+        help="Lifetime: 30d, 12h, 90m, or never.")] = "never",
 ) -> None:
-    """Create a bearer token; it is printed once, as the last line."""
-    from openvod.services.tokens import create_token
+    """Create a bearer token; its id goes to stderr, the secret is printed once, last."""
+    from openvod.clock import iso, utcnow
+    from openvod.errors import InvalidRequestError
+    from openvod.services.tokens import issue_token, parse_lifetime
+
+    try:
+        lifetime = parse_lifetime(expires)
+    except InvalidRequestError as exc:
+        raise typer.BadParameter(exc.message, param_hint="--expires") from exc
+    expires_at = utcnow() + lifetime if lifetime is not None else None
+    ctx = _context(data_dir)
+    try:
+        with ctx.session() as session:
+            issued = issue_token(session, label, accounts=account or None, expires_at=expires_at)
+    except InvalidRequestError as exc:
+        raise typer.BadParameter(exc.message, param_hint="--account") from exc
+    scope = ", ".join(sorted({a.lower() for a in account})) if account else "all accounts"
+    until = iso(expires_at) if expires_at else "never"
+    err_console.print(f"token {issued.public_id} ({scope}; expires {until})")
+    print(issued.secret)
+
+
+@token_app.command("list")
+def token_list(data_dir: DataDir = None) -> None:
+    """List tokens: id, label, scope, created, expires, last used, revoked (never secrets)."""
+    from openvod.services.tokens import list_tokens
 
     ctx = _context(data_dir)
     with ctx.session() as session:
-        token = create_token(session, label)
-    print(token)
+        infos = list_tokens(session)
+    rows = [[t.public_id, t.label, ", ".join(t.accounts) if t.accounts else "all accounts",
+             _when(t.created_at), _when(t.expires_at) or "never", _when(t.last_used_at),
+             _when(t.revoked_at)] for t in infos]
+    _table("tokens", ["id", "label", "scope", "created", "expires", "last used", "revoked"],
+           rows)
+
+
+def _when(value: datetime | None) -> str | None:
+    """A UTC time to the second, short enough for a table column."""
+    return value.strftime("%Y-%m-%dT%H:%M:%SZ") if value else None
+
+
+@token_app.command("revoke")
+def token_revoke(
+    token_id: Annotated[str, typer.Argument(help="The token's id (openvod token list).")],
+    data_dir: DataDir = None,
+) -> None:
+    """Revoke a token: it answers 401 from now on."""
+    from openvod.clock import iso
+    from openvod.errors import NotFoundError
+    from openvod.services.tokens import revoke
+
+    ctx = _context(data_dir)
+    try:
+        with ctx.session() as session:
+            info = revoke(session, token_id)
+    except NotFoundError as exc:
+        err_console.print(f"[red]{exc.message}[/red]")
+        raise typer.Exit(1) from exc
+    console.print(f"token {info.public_id} revoked at {iso(info.revoked_at)}")
 
 
 @account_app.command("create")

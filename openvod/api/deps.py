@@ -7,9 +7,10 @@ from typing import Any
 
 from fastapi import Depends, Request
 
+# require_token lives in api.auth; re-exported because routes import it from here.
+from openvod.api.auth import require_token as require_token
 from openvod.context import Context
-from openvod.errors import AuthenticationError, InvalidRequestError
-from openvod.services import tokens
+from openvod.errors import InvalidRequestError
 from openvod.services.arm import AccountRef
 from openvod.services.repository import account_ref, find_account
 
@@ -23,23 +24,6 @@ def get_ctx(request: Request) -> Context:
     """The process context the app was built with."""
     ctx: Context = request.app.state.ctx
     return ctx
-
-
-def require_token(request: Request, ctx: Context = Depends(get_ctx)) -> None:
-    """Every management call needs ``Authorization: Bearer <token>``."""
-    header = request.headers.get("authorization", "")
-    scheme, _, token = header.partition(" ")
-    if scheme.lower() != "bearer" or not token.strip():
-        raise AuthenticationError(
-            "The request needs an 'Authorization: Bearer <token>' header; create a token with "
-            "'openvod token create'.",
-            code="AuthenticationFailed",
-        )
-    with ctx.sessions() as session:
-        if not tokens.is_valid(session, token.strip()):
-            raise AuthenticationError(
-                "The bearer token is not valid.", code="InvalidAuthenticationToken"
-            )
 
 
 async def json_body(request: Request) -> dict[str, Any]:

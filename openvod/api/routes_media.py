@@ -12,6 +12,7 @@ from openvod.context import Context
 from openvod.services import accounts, assets, jobs, locators, transforms
 from openvod.services.arm import AccountRef, page
 from openvod.services.repository import find_account, require_resource
+from openvod.services.tokens import Grant
 
 router = APIRouter(dependencies=[Depends(require_token)])
 P = ACCOUNT_PREFIX
@@ -49,18 +50,21 @@ def get_account(
 @router.get("/subscriptions/{subscription_id}/resourceGroups/{resource_group}"
             "/providers/Microsoft.Media/mediaservices")
 def list_accounts(
-    subscription_id: str, resource_group: str, ctx: Context = Depends(get_ctx)
+    subscription_id: str, resource_group: str, ctx: Context = Depends(get_ctx),
+    grant: Grant = Depends(require_token),
 ) -> Body:
-    """List the accounts of a resource group."""
+    """List the accounts of a resource group (those the token may see)."""
     with ctx.session() as s:
-        return accounts.list_accounts(s, subscription_id, resource_group)
+        return accounts.list_accounts(s, subscription_id, resource_group, visible=grant.accounts)
 
 
 @router.get("/subscriptions/{subscription_id}/providers/Microsoft.Media/mediaservices")
-def list_subscription_accounts(subscription_id: str, ctx: Context = Depends(get_ctx)) -> Body:
-    """List the accounts of a subscription, across resource groups."""
+def list_subscription_accounts(
+    subscription_id: str, ctx: Context = Depends(get_ctx), grant: Grant = Depends(require_token)
+) -> Body:
+    """List the accounts of a subscription, across resource groups (those the token may see)."""
     with ctx.session() as s:
-        return accounts.list_accounts(s, subscription_id, None)
+        return accounts.list_accounts(s, subscription_id, None, visible=grant.accounts)
 
 
 @router.delete(P)

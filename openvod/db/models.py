@@ -49,23 +49,43 @@ class Account(Base):
 
 
 class ApiToken(Base):
-    """A bearer token for the management API, stored as its SHA-256 hash."""
+    """A bearer token for the management API, stored as its SHA-256 hash.
+
+    ``public_id`` names the token in listings and revocation; the secret itself
+    is never stored. ``accounts_scope`` is None for a token that may use every
+    account, else the sorted lower-cased account names it may use.
+    """
 
     __tablename__ = "api_tokens"
+    __table_args__ = (Index("ix_api_tokens_public_id", "public_id", unique=True),)
 
     id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    public_id: Mapped[str] = mapped_column(String(16))
     token_hash: Mapped[str] = mapped_column(String(64), unique=True)
     label: Mapped[str] = mapped_column(String(200), default="")
+    accounts_scope: Mapped[list[str] | None] = mapped_column(JSON, nullable=True)
     created_at: Mapped[datetime]
+    expires_at: Mapped[datetime | None] = mapped_column(nullable=True)
+    revoked_at: Mapped[datetime | None] = mapped_column(nullable=True)
+    last_used_at: Mapped[datetime | None] = mapped_column(nullable=True)
 
 
 class Resource(Base):
-    """One AMS resource of an account, its ``properties`` as JSON."""
+    """One AMS resource of an account, its ``properties`` as JSON.
+
+    The ``*_key`` reference columns hold the lower-cased name of another
+    resource this one points at (a locator's asset, streaming policy and
+    default content key policy; a streaming policy's default content key
+    policy), so cross-resource rules are indexed queries, not JSON scans.
+    """
 
     __tablename__ = "resources"
     __table_args__ = (
         UniqueConstraint("account_id", "kind", "parent_key", "name_key"),
         Index("ix_resources_lookup", "account_id", "kind", "parent_key"),
+        Index("ix_resources_asset", "account_id", "kind", "asset_key"),
+        Index("ix_resources_streaming_policy", "account_id", "kind", "streaming_policy_key"),
+        Index("ix_resources_content_key_policy", "account_id", "kind", "content_key_policy_key"),
     )
 
     id: Mapped[int] = mapped_column(Integer, primary_key=True)
@@ -77,6 +97,9 @@ class Resource(Base):
     resource_uuid: Mapped[str] = mapped_column(String(36), index=True)  # assetId, locatorId...
     properties: Mapped[dict[str, Any]] = mapped_column(default=dict)
     extra: Mapped[dict[str, Any]] = mapped_column(default=dict)  # location, tags, sku
+    asset_key: Mapped[str | None] = mapped_column(String(260), nullable=True)
+    streaming_policy_key: Mapped[str | None] = mapped_column(String(260), nullable=True)
+    content_key_policy_key: Mapped[str | None] = mapped_column(String(260), nullable=True)
     created_at: Mapped[datetime]
     modified_at: Mapped[datetime]
 

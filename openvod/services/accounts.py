@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import uuid
+from collections.abc import Collection
 from typing import Any
 
 from sqlalchemy import select
@@ -112,13 +113,23 @@ def to_arm(row: Account) -> dict[str, Any]:
 
 
 def list_accounts(
-    session: Session, subscription_id: str, resource_group: str | None
+    session: Session,
+    subscription_id: str,
+    resource_group: str | None,
+    *,
+    visible: Collection[str] | None = None,
 ) -> dict[str, Any]:
-    """Accounts of a subscription, optionally of one resource group."""
-    rows = session.scalars(select(Account).order_by(Account.created_at)).all()
+    """Accounts of a subscription, optionally of one resource group.
+
+    ``visible`` (lower-cased names) limits the list to the accounts a scoped
+    token may see; None shows them all.
+    """
+    query = select(Account).order_by(Account.created_at)
+    if visible is not None:
+        query = query.where(Account.name_key.in_(list(visible)))
     values = [
         to_arm(r)
-        for r in rows
+        for r in session.scalars(query)
         if r.subscription_id.lower() == subscription_id.lower()
         and (resource_group is None or r.resource_group.lower() == resource_group.lower())
     ]

@@ -16,6 +16,7 @@ from openvod.services.names import check_resource_name
 from openvod.services.repository import (
     get_resource,
     list_resources,
+    referencing,
     require_resource,
     save_resource,
 )
@@ -107,12 +108,10 @@ def update(session: Session, account: AccountRef, name: str, body: dict[str, Any
 
 def delete(session: Session, account: AccountRef, name: str, store: BlobStore) -> None:
     """Delete an asset, its locators and its files."""
-    from openvod.services import locators
-
     row = get_resource(session, account, KIND, name)
     if row is None:
         return  # ARM deletes are idempotent: 204
-    for locator in locators.rows_for_asset(session, account, row.name):
+    for locator in referencing(session, account, "streamingLocators", asset=row.name):
         session.delete(locator)
     session.delete(row)
     session.flush()

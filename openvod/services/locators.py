@@ -19,7 +19,9 @@ from openvod.services.names import check_resource_name
 from openvod.services.repository import (
     find_by_uuid,
     get_resource,
+    is_referenced,
     list_resources,
+    referencing,
     require_resource,
     save_resource,
 )
@@ -81,7 +83,9 @@ def create(session: Session, account: AccountRef, name: str, body: dict[str, Any
     }
     keys = _content_keys(policy, policy_name, props.get("contentKeys"))
     return save_resource(
-        session, account, KIND, name, stored, resource_uuid=locator_id, extra={"keys": keys}
+        session, account, KIND, name, stored, resource_uuid=locator_id, extra={"keys": keys},
+        asset=asset.name, streaming_policy=policy_name,
+        content_key_policy=props.get("defaultContentKeyPolicyName"),
     )
 
 
@@ -165,11 +169,7 @@ def list_arm(session: Session, account: AccountRef) -> dict[str, Any]:
 
 def rows_for_asset(session: Session, account: AccountRef, asset_name: str) -> list[Resource]:
     """The locators that publish an asset."""
-    return [
-        r
-        for r in list_resources(session, account, KIND)
-        if r.properties.get("assetName", "").lower() == asset_name.lower()
-    ]
+    return referencing(session, account, KIND, asset=asset_name)
 
 
 def summaries_for_asset(session: Session, account: AccountRef, asset_name: str) -> dict[str, Any]:
@@ -193,10 +193,7 @@ def summaries_for_asset(session: Session, account: AccountRef, asset_name: str) 
 
 def policy_in_use(session: Session, account: AccountRef, policy_name: str) -> bool:
     """Whether any locator refers to a policy."""
-    return any(
-        r.properties.get("streamingPolicyName", "").lower() == policy_name.lower()
-        for r in list_resources(session, account, KIND)
-    )
+    return is_referenced(session, account, KIND, streaming_policy=policy_name)
 
 
 def content_keys(session: Session, account: AccountRef, name: str) -> dict[str, Any]:

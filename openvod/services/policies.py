@@ -11,7 +11,12 @@ from openvod.clock import iso
 from openvod.errors import ConflictError, InvalidRequestError, NotFoundError
 from openvod.services.arm import AccountRef, envelope, page
 from openvod.services.names import check_resource_name
-from openvod.services.repository import get_resource, list_resources, save_resource
+from openvod.services.repository import (
+    get_resource,
+    is_referenced,
+    list_resources,
+    save_resource,
+)
 
 KIND = "streamingPolicies"
 TYPE = "Microsoft.Media/mediaservices/streamingPolicies"
@@ -137,19 +142,21 @@ def create(session: Session, account: AccountRef, name: str, body: dict[str, Any
     props = body.get("properties")
     if not isinstance(props, dict):
         raise InvalidRequestError("'properties' must be an object.")
-    save_resource(session, account, KIND, name, _validate(props))
+    stored = _validate(props)
+    save_resource(
+        session, account, KIND, name, stored,
+        content_key_policy=stored.get("defaultContentKeyPolicyName"),
+    )
 
 
 def delete(session: Session, account: AccountRef, name: str) -> None:
     """Delete a custom policy not used by any locator."""
-    from openvod.services import locators
-
     if _predefined_name(name):
         raise InvalidRequestError(f"The predefined policy '{name}' cannot be deleted.")
     row = get_resource(session, account, KIND, name)
     if row is None:
         return
-    if locators.policy_in_use(session, account, row.name):
+    if is_referenced(session, account, "streamingLocators", streaming_policy=row.name):
         raise ConflictError(f"The streaming policy '{name}' is used by streaming locators.")
     session.delete(row)
 

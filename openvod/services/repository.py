@@ -5,7 +5,7 @@ from __future__ import annotations
 import uuid
 from typing import Any
 
-from sqlalchemy import select
+from sqlalchemy import Select, select
 from sqlalchemy.orm import Session
 
 from openvod.clock import utcnow
@@ -99,8 +99,17 @@ def save_resource(
     resource_uuid: str | None = None,
     extra: dict[str, Any] | None = None,
     existing: Resource | None = None,
+    asset: str | None = None,
+    streaming_policy: str | None = None,
+    content_key_policy: str | None = None,
 ) -> Resource:
-    """Insert a new resource or update ``existing``; returns the row (flushed)."""
+    """Insert a new resource or update ``existing``; returns the row (flushed).
+
+    ``asset``, ``streaming_policy`` and ``content_key_policy`` name the
+    resources this one refers to; they are stored lower-cased so that
+    :func:`referencing` finds them through an index. On an update, a reference
+    given replaces the stored one and None keeps it.
+    """
     now = utcnow()
     if existing is None:
         existing = Resource(
@@ -121,5 +130,69 @@ def save_resource(
         if extra is not None:
             existing.extra = dict(extra)
         existing.modified_at = now
+    for column, value in _reference_columns(asset, streaming_policy, content_key_policy):
+        setattr(existing, column, value)
     session.flush()
     return existing
+
+
+def _reference_columns(
+    asset: str | None, streaming_policy: str | None, content_key_policy: str | None
+) -> list[tuple[str, str]]:
+    """(column, lower-cased name) for each reference given."""
+    given = {
+        "asset_key": asset,
+        "streaming_policy_key": streaming_policy,
+        "content_key_policy_key": content_key_policy,
+    }
+    # isinstance: callers pass values from request JSON, which may be any type.
+    return [(c, name.lower()) for c, name in given.items() if isinstance(name, str) and name]
+
+
+def _referencing_query(
+    account: AccountRef,
+    kind: str,
+    asset: str | None,
+    streaming_policy: str | None,
+    content_key_policy: str | None,
+) -> Select[Resource]:
+    references = _reference_columns(asset, streaming_policy, content_key_policy)
+    if not references:
+        raise ValueError("name at least one of asset, streaming_policy, content_key_policy")
+    # Each condition is (account_id, kind, <column>): the prefix of its own index.
+    conditions = [getattr(Resource, column) == value for column, value in references]
+    return select(Resource).where(
+        Resource.account_id == account.id, Resource.kind == kind, *conditions
+    )
+
+
+def referencing(
+    session: Session,
+    account: AccountRef,
+    kind: str,
+    *,
+    asset: str | None = None,
+    streaming_policy: str | None = None,
+    content_key_policy: str | None = None,
+) -> list[Resource]:
+    """The resources of a kind that refer to every named resource, oldest first.
+
+    E.g. ``referencing(s, acct, "streamingLocators", asset="in1")`` is the
+    locators publishing asset ``in1``. Names match case-insensitively.
+    """
+    query = _referencing_query(account, kind, asset, streaming_policy, content_key_policy)
+    return list(session.scalars(query.order_by(Resource.created_at, Resource.name_key)))
+
+
+def is_referenced(
+    session: Session,
+    account: AccountRef,
+    kind: str,
+    *,
+    asset: str | None = None,
+    streaming_policy: str | None = None,
+    content_key_policy: str | None = None,
+) -> bool:
+    """Whether any resource of a kind refers to every named resource."""
+    query = _referencing_query(account, kind, asset, streaming_policy, content_key_policy)
+    return session.scalar(query.with_only_columns(Resource.id).limit(1)) is not None
