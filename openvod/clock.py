@@ -64,3 +64,16 @@ def parse_duration(text: str) -> timedelta:
         )
     except OverflowError:  # 'P99999999999D' is well-formed but beyond any clock
         raise ValueError(f"'{text}' is too long a duration") from None
+
+
+def canonical_duration(text: str) -> str:
+    """The ISO 8601 form readers expect: 'pt2s' → 'PT2S', TimeSpan '00:01:30' → 'PT90S'.
+
+    Durations are stored this way because the SDK's reader (isodate) takes
+    upper-case ISO 8601 only.
+    """
+    seconds = parse_duration(text).total_seconds()  # raises ValueError on a bad one
+    cleaned = text.strip().upper()
+    if cleaned.startswith("P"):
+        return cleaned
+    return "PT" + f"{seconds:.6f}".rstrip("0").rstrip(".") + "S"

@@ -16,7 +16,7 @@ from uuid import UUID
 from pydantic import AfterValidator, BaseModel, BeforeValidator, ConfigDict, Field, ValidationError
 from pydantic.alias_generators import to_camel
 
-from openvod.clock import parse_duration
+from openvod.clock import canonical_duration
 from openvod.errors import InvalidRequestError
 
 M = TypeVar("M", bound=BaseModel)
@@ -101,8 +101,8 @@ def _require_text(value: Any) -> Any:
 
 
 def _check_duration(value: str) -> str:
-    parse_duration(value)  # one ISO 8601 duration grammar for presets, inputs and filters
-    return value
+    # One duration grammar for presets, inputs and filters; stored in the form the SDK reads.
+    return canonical_duration(value)
 
 
 # JSON carries times, ids and durations as strings: these types accept the string form

@@ -74,10 +74,10 @@ Rotation = Annotated[RotationName, canonical_case(RotationName)]
 DeinterlaceMode = Annotated[DeinterlaceModeName, canonical_case(DeinterlaceModeName)]
 Parity = Annotated[ParityName, canonical_case(ParityName)]
 
-Count = Annotated[int, WHOLE, Field(ge=0, le=INT32)]
-Positive = Annotated[int, WHOLE, Field(ge=1, le=INT32)]
-VideoBitrate = Annotated[int, WHOLE, Field(ge=1000, le=INT32)]  # bits per second
-AudioBitrate = Annotated[int, WHOLE, Field(ge=8000, le=INT32)]
+Count = Annotated[int, Field(ge=0, le=INT32), WHOLE]
+Positive = Annotated[int, Field(ge=1, le=INT32), WHOLE]
+VideoBitrate = Annotated[int, Field(ge=1000, le=INT32), WHOLE]  # bits per second
+AudioBitrate = Annotated[int, Field(ge=8000, le=INT32), WHOLE]
 Size = Annotated[str, AfterValidator(checked(parse_dimension))]  # "1280" or "50%"
 Offset = Annotated[str, AfterValidator(checked(parse_offset))]
 FrameRate = Annotated[str, AfterValidator(checked(parse_frame_rate))]
@@ -182,8 +182,8 @@ class AacAudio(ArmModel):
 
     odata_type: Literal["#Microsoft.Media.AacAudio"] = odata_field()
     label: str | None = None
-    channels: Annotated[int, WHOLE, Field(ge=1, le=8)] | None = None
-    sampling_rate: Annotated[int, WHOLE, Field(ge=8000, le=96000)] | None = None
+    channels: Annotated[int, Field(ge=1, le=8), WHOLE] | None = None
+    sampling_rate: Annotated[int, Field(ge=8000, le=96000), WHOLE] | None = None
     bitrate: AudioBitrate | None = None
     profile: AacProfile | None = None
 
@@ -213,7 +213,7 @@ class PngLayer(ArmModel):
 class JpgLayer(PngLayer):
     """``JpgLayer``: one thumbnail size and its JPEG quality (0..100)."""
 
-    quality: Annotated[int, WHOLE, Field(ge=0, le=100)] | None = None
+    quality: Annotated[int, Field(ge=0, le=100), WHOLE] | None = None
 
 
 class _Image(ArmModel):
@@ -363,10 +363,10 @@ class PresetConfigurations(ArmModel):
     interleave_output: InterleaveOutput | None = None
     key_frame_interval_in_seconds: Annotated[float, Field(ge=0.5, le=20)] | None = None
     max_bitrate_bps: Positive | None = None
-    max_height: Annotated[int, WHOLE, Field(ge=2, le=INT32)] | None = None
+    max_height: Annotated[int, Field(ge=2, le=INT32), WHOLE] | None = None
     max_layers: Positive | None = None
     min_bitrate_bps: Positive | None = None
-    min_height: Annotated[int, WHOLE, Field(ge=2, le=INT32)] | None = None
+    min_height: Annotated[int, Field(ge=2, le=INT32), WHOLE] | None = None
 
 
 class BuiltInStandardEncoderPreset(ArmModel):
