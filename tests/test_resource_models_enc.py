@@ -193,6 +193,8 @@ def job_body(**props: Any) -> dict[str, Any]:
      "'properties.input.baseUri'"),
     ({"input": {"@odata.type": NS + "JobInputSequence", "inputs": []}},
      "'properties.input.@odata.type' #Microsoft.Media.JobInputSequence is not supported"),
+    ({"input": {"@odata.type": NS + "JobInputClip", "files": ["a.mp4"]}},
+     "'properties.input.@odata.type' #Microsoft.Media.JobInputClip is abstract"),
     ({"input": {"@odata.type": NS + "JobInputs", "inputs": [
         {"@odata.type": NS + "JobInputs", "inputs": []}]}},
      "'properties.input.inputs[0].@odata.type' may not nest JobInputs"),
@@ -352,6 +354,23 @@ def test_openapi_shows_transform_and_job_schemas(server: ServerHandle) -> None:
                          if path.endswith("/transforms/{name}"))
     assert put_transform["requestBody"]["content"]["application/json"]["schema"] == {
         "$ref": "#/components/schemas/Transform"}
+    for ref in references(document):  # every reference resolves, discriminator mappings too
+        assert ref.startswith("#/components/schemas/") and ref.split("/")[-1] in schemas, ref
+
+
+def references(node: Any) -> Iterator[str]:
+    """Every ``$ref`` and discriminator mapping target in a JSON document."""
+    if isinstance(node, dict):
+        for key, value in node.items():
+            if key == "$ref":
+                yield value
+            elif key == "mapping":
+                yield from value.values()
+            else:
+                yield from references(value)
+    elif isinstance(node, list):
+        for item in node:
+            yield from references(item)
 
 
 def test_sdk_patch_transform_keeps_what_is_not_sent(client: AzureMediaServices) -> None:
