@@ -382,3 +382,42 @@ def test_sdk_patch_transform_keeps_what_is_not_sent(client: AzureMediaServices) 
     with pytest.raises(HttpResponseError) as info:
         client.transforms.update(RG, ACC, "patchme", raw({"properties": {"outputs": []}}))
     assert_bad_request(info, "'properties.outputs'")
+
+
+ODD_VALUES: list[Any] = [None, 0, -1, 2**70, 1.5, True, "x", "", "50%", "PT0S", [], {}, ["x"]]
+
+
+def leaf_paths(node: Any, path: tuple[Any, ...] = ()) -> Iterator[tuple[Any, ...]]:
+    """The path of every value in a JSON document."""
+    children = node.items() if isinstance(node, dict) else enumerate(node) \
+        if isinstance(node, list) else ()
+    for key, value in children:
+        yield path + (key,)
+        yield from leaf_paths(value, path + (key,))
+
+
+def replaced(document: Any, path: tuple[Any, ...], value: Any) -> Any:
+    copy = json.loads(json.dumps(document))
+    target = copy
+    for key in path[:-1]:
+        target = target[key]
+    target[path[-1]] = value
+    return copy
+
+
+@pytest.mark.parametrize(("kind", "model"), [("Transform", Transform), ("Job", Job)])
+def test_any_wrong_value_is_a_named_400_or_runs(kind: str, model: Any) -> None:
+    sent = sdk_json(every_transform() if kind == "Transform" else every_job(), kind)
+    for path in leaf_paths(sent):
+        for value in ODD_VALUES:
+            body = replaced(sent, path, value)
+            try:
+                parsed = parse(model, body)
+            except InvalidRequestError as exc:
+                assert exc.message.startswith("'properties"), (path, value, exc.message)
+                continue
+            # Whatever validates, the encoder can read.
+            for out in parsed.to_json()["properties"]["outputs"]:
+                preset = out.get("preset") or out.get("presetOverride")
+                if preset is not None:
+                    parse_preset(preset)
