@@ -176,8 +176,6 @@ class BuiltInPreset:
 Preset = BuiltInPreset | StandardPreset
 
 
-
-
 def parse_preset(preset: Mapping[str, Any]) -> Preset:
     """Validate a preset's wire JSON and read it; InvalidPresetError names the bad field."""
     try:
