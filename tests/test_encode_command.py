@@ -21,8 +21,8 @@ from openvod.encoding.presets import (
 )
 from openvod.encoding.probe import parse_probe_json
 from openvod.encoding.source import InputFile, Segment, SourceSpec, describe_source
-from openvod.encoding.wire import Dimension
 from openvod.errors import EncodeError, MediaError
+from openvod.resources.preset_values import Dimension
 
 NS = "#Microsoft.Media."
 HD_SOURCE = SourceSpec(

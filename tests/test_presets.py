@@ -9,6 +9,7 @@ from typing import Any
 import pytest
 from azure.mgmt.media import models as ams
 
+from openvod.clock import parse_duration
 from openvod.encoding.builtin import (
     SUPPORTED_NAMES,
     adaptive_ladder,
@@ -27,8 +28,8 @@ from openvod.encoding.presets import (
     StandardPreset,
     parse_preset,
 )
-from openvod.encoding.wire import Dimension, Position, parse_duration_seconds
 from openvod.errors import InvalidPresetError, InvalidRequestError
+from openvod.resources.preset_values import Dimension, Position
 
 NS = "#Microsoft.Media."
 
@@ -271,7 +272,7 @@ def test_non_encoder_presets_are_refused() -> None:
     [("PT2S", 2.0), ("PT0.5S", 0.5), ("PT1M30S", 90.0), ("P1DT1H", 90000.0), ("00:00:02", 2.0)],
 )
 def test_durations(text: str, seconds: float) -> None:
-    assert parse_duration_seconds(text, "x") == seconds
+    assert parse_duration(text).total_seconds() == seconds
 
 
 # --- built-in ladders ---------------------------------------------------------------------

@@ -12,6 +12,9 @@ from openvod.clock import utcnow
 from openvod.config import Settings
 from openvod.context import Context, open_context
 from openvod.db.models import Job
+from openvod.resources import jobs as job_model
+from openvod.resources import transforms as transform_model
+from openvod.resources.base import parse
 from openvod.services import accounts, assets, jobs, transforms
 from openvod.services.repository import account_ref
 from openvod.worker import queue
@@ -43,13 +46,13 @@ def _submit(ctx: Context, name: str, priority: str = "Normal") -> str:
             if assets.get_resource(s, acct, "assets", asset) is None:
                 assets.create_or_update(s, acct, asset, {}, store=ctx.store,
                                         storage_account_name="openvod")
-        transforms.create_or_update(s, acct, "t", {"properties": {"outputs": [
-            {"preset": PRESET}]}})
-        job = jobs.create(s, acct, "t", name, {"properties": {
+        transforms.create_or_update(s, acct, "t", parse(transform_model.Transform, {
+            "properties": {"outputs": [{"preset": PRESET}]}}))
+        job = jobs.create(s, acct, "t", name, parse(job_model.Job, {"properties": {
             "priority": priority,
             "input": {"@odata.type": jobs.ASSET_INPUT, "assetName": "in"},
             "outputs": [{"@odata.type": jobs.OUTPUT_ASSET, "assetName": "out"}],
-        }}, allowed_hosts=[])
+        }}), allowed_hosts=[])
         return job.id
 
 

@@ -6,6 +6,7 @@ from fastapi import FastAPI
 from fastapi.responses import JSONResponse
 
 from openvod import __version__
+from openvod.api.bodies import install_body_schemas
 from openvod.api.errors import install_error_handlers
 from openvod.api.paths import CanonicalPathMiddleware
 from openvod.api.routes_media import router as media_router
@@ -21,6 +22,7 @@ def create_api_app(ctx: Context) -> FastAPI:
     install_error_handlers(app)
     app.include_router(media_router)
     app.include_router(publish_router)
+    install_body_schemas(app)
 
     @app.get("/healthz", include_in_schema=False)
     def healthz() -> JSONResponse:

@@ -7,8 +7,11 @@ from typing import Any
 from fastapi import APIRouter, Depends, Response
 from fastapi.responses import JSONResponse
 
+from openvod.api.bodies import body_schema, typed_body
 from openvod.api.deps import ACCOUNT_PREFIX, account, get_ctx, json_body, require_token
 from openvod.context import Context
+from openvod.resources.jobs import Job, JobUpdate
+from openvod.resources.transforms import Transform, TransformUpdate
 from openvod.services import accounts, assets, jobs, locators, transforms
 from openvod.services.arm import AccountRef, page
 from openvod.services.repository import find_account, require_resource
@@ -177,9 +180,9 @@ def get_transform(
         return transforms.to_arm(acct, row)
 
 
-@router.put(P + "/transforms/{name}")
+@router.put(P + "/transforms/{name}", openapi_extra=body_schema(Transform))
 def put_transform(
-    name: str, body: Body = Depends(json_body),
+    name: str, body: Transform = Depends(typed_body(Transform)),
     acct: AccountRef = Depends(account), ctx: Context = Depends(get_ctx),
 ) -> JSONResponse:
     """Create or replace a transform; presets are validated now, not at job time."""
@@ -188,9 +191,9 @@ def put_transform(
         return _created(transforms.to_arm(acct, row), created)
 
 
-@router.patch(P + "/transforms/{name}")
+@router.patch(P + "/transforms/{name}", openapi_extra=body_schema(TransformUpdate))
 def patch_transform(
-    name: str, body: Body = Depends(json_body),
+    name: str, body: TransformUpdate = Depends(typed_body(TransformUpdate)),
     acct: AccountRef = Depends(account), ctx: Context = Depends(get_ctx),
 ) -> Body:
     """Update a transform."""
@@ -228,9 +231,9 @@ def get_job(
         return jobs.to_arm(acct, jobs.require(s, acct, transform, name))
 
 
-@router.put(P + "/transforms/{transform}/jobs/{name}")
+@router.put(P + "/transforms/{transform}/jobs/{name}", openapi_extra=body_schema(Job))
 def put_job(
-    transform: str, name: str, body: Body = Depends(json_body),
+    transform: str, name: str, body: Job = Depends(typed_body(Job)),
     acct: AccountRef = Depends(account), ctx: Context = Depends(get_ctx),
 ) -> JSONResponse:
     """Submit a job."""
@@ -242,9 +245,9 @@ def put_job(
         return _created(jobs.to_arm(acct, job), True)
 
 
-@router.patch(P + "/transforms/{transform}/jobs/{name}")
+@router.patch(P + "/transforms/{transform}/jobs/{name}", openapi_extra=body_schema(JobUpdate))
 def patch_job(
-    transform: str, name: str, body: Body = Depends(json_body),
+    transform: str, name: str, body: JobUpdate = Depends(typed_body(JobUpdate)),
     acct: AccountRef = Depends(account), ctx: Context = Depends(get_ctx),
 ) -> Body:
     """Update a job's description or priority."""

@@ -2,7 +2,7 @@
 
 Public surface::
 
-    parse_preset(preset_json) -> Preset          # validate at transform creation
+    parse_preset(preset_json) -> Preset          # validate stored JSON, read it for the encoder
     encode(inputs, preset_json, output_dir, basename=...) -> list[Path]
     InputFile(path, start_seconds=None, end_seconds=None)
 """

@@ -33,8 +33,9 @@ from openvod.encoding.presets import (
     PresetConfigurations,
     StandardPreset,
 )
-from openvod.encoding.wire import Dimension
 from openvod.errors import InvalidPresetError
+from openvod.resources.preset_values import Dimension
+from openvod.resources.presets import BUILTIN_PRESET_NAMES
 
 ADAPTIVE = "AdaptiveStreaming"
 VIDEO_PATTERN = "{Basename}_{Resolution}_{Bitrate}{Extension}"
@@ -63,7 +64,8 @@ ALIASES = {
     "ContentAwareEncodingExperimental": ADAPTIVE,
 }
 OTHER_NAMES = ("AACGoodQualityAudio", "CopyCodec", "CopyAllBitrateNonInterleaved")
-SUPPORTED_NAMES = (ADAPTIVE, *FIXED_LADDERS, *ALIASES, *OTHER_NAMES)
+# The model's presetName enum: expand_builtin knows every one of them (a test checks).
+SUPPORTED_NAMES = BUILTIN_PRESET_NAMES
 AAC_GOOD_QUALITY_BPS = 192_000  # AMS: "AAC stereo audio encoded at 192 kbps"
 
 # AMS's published auto-generated ladder for a 1080p 29.97 fps source (kbps by
@@ -83,16 +85,6 @@ DEFAULT_MAX_HEIGHT = 1080
 DEFAULT_MIN_HEIGHT = 180
 MIN_RUNG_BPS = 100_000
 REFERENCE_FPS = 29.97
-
-
-def check_builtin_name(name: str) -> str:
-    """Return the canonical name, or raise InvalidPresetError listing the supported ones."""
-    for known in SUPPORTED_NAMES:
-        if known.lower() == name.lower():
-            return known
-    raise InvalidPresetError(
-        f"{name} is not a supported built-in preset; supported: {', '.join(SUPPORTED_NAMES)}"
-    )
 
 
 @dataclass(frozen=True)

@@ -1,28 +1,23 @@
-"""The ``filters`` of a StandardEncoderPreset: deinterlace, rotation, crop, fades.
+"""The ``filters`` of a StandardEncoderPreset as the encoder reads them.
 
-Overlays are parsed far enough to be rejected with a clear message.
+Deinterlace, rotation, crop and fades; overlays are refused by the model
+(:class:`openvod.resources.presets.Filters`) before anything gets here.
 """
 
 from __future__ import annotations
 
-from collections.abc import Mapping
 from dataclasses import dataclass
-from typing import Any
 
-from openvod.encoding.wire import (
+from openvod.clock import parse_duration
+from openvod.resources import presets as wire
+from openvod.resources.preset_values import (
     Dimension,
     Position,
-    as_mapping,
-    fail,
-    opt_choice,
-    opt_dimension,
-    opt_duration,
-    opt_position,
-    opt_str,
     parse_color,
+    parse_dimension,
+    parse_offset,
+    parse_position,
 )
-
-ROTATIONS = ("Auto", "None", "Rotate0", "Rotate90", "Rotate180", "Rotate270")
 
 
 @dataclass(frozen=True)
@@ -56,51 +51,32 @@ class Filters:
     fade_out: Fade | None = None
 
 
-def parse_filters(obj: Mapping[str, Any]) -> Filters:
-    """Parse a StandardEncoderPreset's ``filters``; overlays are rejected."""
-    path = "filters"
-    if obj.get("overlays"):
-        raise fail("filters.overlays", "are not supported by openvod (no image or audio overlays)")
-    deinterlace = as_mapping(obj.get("deinterlace") or {}, "filters.deinterlace")
-    crop_json = obj.get("crop")
-    crop = None
-    if crop_json is not None:
-        crop_obj = as_mapping(crop_json, "filters.crop")
-        crop = Rectangle(
-            *(
-                opt_dimension(crop_obj, key, "filters.crop", allow_zero=key in ("left", "top"))
-                for key in ("left", "top", "width", "height")
-            )
-        )
+def read_filters(model: wire.Filters) -> Filters:
+    """The encoder's view of a validated ``filters`` model (overlays were refused there)."""
+    deinterlace = model.deinterlace or wire.Deinterlace()
+    crop = model.crop
     return Filters(
-        deinterlace_mode=opt_choice(
-            deinterlace, "mode", "filters.deinterlace", ("Off", "AutoPixelAdaptive")
-        )
-        or "AutoPixelAdaptive",
-        deinterlace_parity=opt_choice(
-            deinterlace,
-            "parity",
-            "filters.deinterlace",
-            ("Auto", "TopFieldFirst", "BottomFieldFirst"),
-        )
-        or "Auto",
-        rotation=opt_choice(obj, "rotation", path, ROTATIONS) or "Auto",
-        crop=crop,
-        fade_in=_parse_fade(obj.get("fadeIn"), "filters.fadeIn"),
-        fade_out=_parse_fade(obj.get("fadeOut"), "filters.fadeOut"),
+        deinterlace_mode=deinterlace.mode or "AutoPixelAdaptive",
+        deinterlace_parity=deinterlace.parity or "Auto",
+        rotation=model.rotation or "Auto",
+        crop=None
+        if crop is None
+        else Rectangle(
+            left=None if crop.left is None else parse_offset(crop.left),
+            top=None if crop.top is None else parse_offset(crop.top),
+            width=None if crop.width is None else parse_dimension(crop.width),
+            height=None if crop.height is None else parse_dimension(crop.height),
+        ),
+        fade_in=_fade(model.fade_in),
+        fade_out=_fade(model.fade_out),
     )
 
 
-def _parse_fade(value: Any, path: str) -> Fade | None:
-    if value is None:
+def _fade(model: wire.Fade | None) -> Fade | None:
+    if model is None:
         return None
-    obj = as_mapping(value, path)
-    duration = opt_duration(obj, "duration", path)
-    if duration is None or duration <= 0:
-        raise fail(f"{path}.duration", "is required and must be positive, e.g. 'PT2S'")
-    color = opt_str(obj, "fadeColor", path)
     return Fade(
-        duration_seconds=duration,
-        color="black" if color is None else parse_color(color, f"{path}.fadeColor"),
-        start=opt_position(obj, "start", path),
+        duration_seconds=parse_duration(model.duration).total_seconds(),
+        color="black" if model.fade_color is None else parse_color(model.fade_color),
+        start=None if model.start is None else parse_position(model.start),
     )

@@ -32,8 +32,8 @@ from openvod.encoding.presets import (
     StretchMode,
 )
 from openvod.encoding.source import SourceSpec
-from openvod.encoding.wire import Dimension
 from openvod.errors import EncodeError
+from openvod.resources.preset_values import Dimension
 
 EXTENSIONS = {"mp4": ".mp4", "ts": ".ts", "png": ".png", "jpg": ".jpg"}
 ASPECT_TOLERANCE = 0.02  # a box this close to the source's shape is used as is (848x480)

@@ -16,7 +16,7 @@ from uuid import UUID
 from pydantic import AfterValidator, BaseModel, BeforeValidator, ConfigDict, Field, ValidationError
 from pydantic.alias_generators import to_camel
 
-from openvod.clock import parse_duration
+from openvod.clock import canonical_duration
 from openvod.errors import InvalidRequestError
 
 M = TypeVar("M", bound=BaseModel)
@@ -57,19 +57,29 @@ def field_path(location: Sequence[int | str], prefix: str = "") -> str:
     return text
 
 
+def error_path(error: Any, prefix: str = "") -> str:
+    """Where a pydantic error points, as ARM names it; a bad ``@odata.type`` names that field."""
+    where = field_path(error.get("loc", ()), prefix)
+    if error.get("type") in ("union_tag_invalid", "union_tag_not_found"):
+        where = f"{where}.@odata.type" if where else "@odata.type"
+    return where
+
+
 def _message(error: Any) -> str:
     msg = str(error.get("msg", "is not valid"))
     if error.get("type") == "extra_forbidden":
         return "is not a known property"
     if error.get("type") == "missing":
         return "is required"
+    if error.get("type") == "value_error":  # a ValueError raised by a validator: its text alone
+        msg = msg.removeprefix("Value error, ")
     return msg[0].lower() + msg[1:] if msg else msg
 
 
 def validation_error(exc: ValidationError, prefix: str = "") -> InvalidRequestError:
     """The ARM 400 for a pydantic failure: the first error's path and reason."""
     first = exc.errors()[0]
-    where = field_path(first.get("loc", ()), prefix) or prefix or "body"
+    where = error_path(first, prefix) or prefix or "body"
     return InvalidRequestError(f"'{where}' {_message(first)}.", code="InvalidInput")
 
 
@@ -91,8 +101,8 @@ def _require_text(value: Any) -> Any:
 
 
 def _check_duration(value: str) -> str:
-    parse_duration(value)  # one ISO 8601 duration grammar for presets, inputs and filters
-    return value
+    # One duration grammar for presets, inputs and filters; stored in the form the SDK reads.
+    return canonical_duration(value)
 
 
 # JSON carries times, ids and durations as strings: these types accept the string form

@@ -3,15 +3,17 @@
 from __future__ import annotations
 
 import uuid
+from collections.abc import Mapping
 from typing import Any
 from urllib.parse import urlsplit
 
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
-from openvod.clock import iso, parse_duration, utcnow
+from openvod.clock import iso, utcnow
 from openvod.db.models import Job
 from openvod.errors import ConflictError, InvalidRequestError, NotFoundError
+from openvod.resources import jobs as model
 from openvod.services.arm import AccountRef, envelope, page
 from openvod.services.names import check_resource_name
 from openvod.services.repository import require_resource
@@ -23,115 +25,68 @@ ASSET_INPUT = "#Microsoft.Media.JobInputAsset"
 HTTP_INPUT = "#Microsoft.Media.JobInputHttp"
 INPUTS = "#Microsoft.Media.JobInputs"
 OUTPUT_ASSET = "#Microsoft.Media.JobOutputAsset"
-ABSOLUTE_CLIP = "#Microsoft.Media.AbsoluteClipTime"
-
-
-def _check_clip_time(value: Any, where: str) -> None:
-    if value is None:
-        return
-    if not isinstance(value, dict) or value.get("@odata.type") != ABSOLUTE_CLIP:
-        raise InvalidRequestError(f"'{where}' must be an AbsoluteClipTime.")
-    try:
-        parse_duration(str(value.get("time")))
-    except ValueError as exc:
-        raise InvalidRequestError(f"'{where}.time': {exc}") from exc
 
 
 def _check_input(
-    session: Session, account: AccountRef, value: Any, where: str, allowed_hosts: list[str]
+    session: Session, account: AccountRef, value: model.JobInput, where: str,
+    allowed_hosts: list[str],
 ) -> None:
-    if not isinstance(value, dict):
-        raise InvalidRequestError(f"'{where}' must be an object.")
-    kind = value.get("@odata.type")
-    if kind == INPUTS:
-        inner = value.get("inputs")
-        if not isinstance(inner, list) or not inner:
-            raise InvalidRequestError(f"'{where}.inputs' must be a non-empty list.")
-        for i, item in enumerate(inner):
-            if isinstance(item, dict) and item.get("@odata.type") == INPUTS:
-                raise InvalidRequestError(f"'{where}.inputs[{i}]' may not nest JobInputs.")
+    """The input's assets exist and its URLs are on allowed hosts."""
+    if isinstance(value, model.JobInputs):
+        for i, item in enumerate(value.inputs):
             _check_input(session, account, item, f"{where}.inputs[{i}]", allowed_hosts)
-        return
-    files = value.get("files")
-    if files is not None and (
-        not isinstance(files, list) or not all(isinstance(f, str) for f in files)
-    ):
-        raise InvalidRequestError(f"'{where}.files' must be a list of file names.")
-    _check_clip_time(value.get("start"), f"{where}.start")
-    _check_clip_time(value.get("end"), f"{where}.end")
-    if kind == ASSET_INPUT:
-        name = value.get("assetName")
-        if not isinstance(name, str):
-            raise InvalidRequestError(f"'{where}.assetName' is required.")
-        require_resource(session, account, "assets", name, "input asset")
-    elif kind == HTTP_INPUT:
-        check_http_input(value, where, allowed_hosts)
+    elif isinstance(value, model.JobInputAsset):
+        require_resource(session, account, "assets", value.asset_name, "input asset")
     else:
-        raise InvalidRequestError(
-            f"'{where}' has an unsupported @odata.type {kind!r}; use JobInputAsset, "
-            "JobInputHttp or JobInputs."
-        )
+        check_http_urls(value.base_uri, value.files, where, allowed_hosts)
 
 
-def check_http_input(value: dict[str, Any], where: str, allowed_hosts: list[str]) -> None:
-    """A JobInputHttp must name an http(s) URL on an allowed host."""
-    base = value.get("baseUri") or ""
-    files = value.get("files") or []
+def check_http_input(value: Mapping[str, Any], where: str, allowed_hosts: list[str]) -> None:
+    """A stored JobInputHttp must name an http(s) URL on an allowed host (the worker re-checks)."""
+    check_http_urls(value.get("baseUri"), value.get("files"), where, allowed_hosts)
+
+
+def check_http_urls(
+    base_uri: str | None, files: list[str] | None, where: str, allowed_hosts: list[str]
+) -> None:
+    """Every URL of a JobInputHttp (``baseUri`` + each file) is http(s) on an allowed host."""
+    base = base_uri or ""
     urls = [base + f for f in files] if files else [base]
+    allowed = [h.lower() for h in allowed_hosts]
     for url in urls:
-        parts = urlsplit(url)
-        if parts.scheme not in ("http", "https") or not parts.hostname:
+        host = _http_host(url)
+        if host is None:
             raise InvalidRequestError(f"'{where}': {url!r} is not an http(s) URL.")
-        if "*" not in allowed_hosts and parts.hostname.lower() not in [
-            h.lower() for h in allowed_hosts
-        ]:
+        if "*" not in allowed and host.lower() not in allowed:
             raise InvalidRequestError(
-                f"'{where}': downloads from '{parts.hostname}' are not allowed; add it to "
+                f"'{where}': downloads from '{host}' are not allowed; add it to "
                 "OPENVOD_HTTP_INPUT_ALLOWED_HOSTS.",
                 code="DownloadNotAccessible",
             )
 
 
-def create(
-    session: Session,
-    account: AccountRef,
-    transform_name: str,
-    name: str,
-    body: dict[str, Any],
-    *,
-    allowed_hosts: list[str],
-) -> Job:
-    """Submit a job: validate it against its transform and queue it."""
-    check_resource_name(name, "job")
-    transform = require_resource(session, account, "transforms", transform_name, "transform")
-    if find(session, account, transform_name, name) is not None:
-        raise ConflictError(
-            f"The job '{name}' already exists; only its description and priority can be "
-            "updated (PATCH)."
-        )
-    props = body.get("properties")
-    if not isinstance(props, dict):
-        raise InvalidRequestError("'properties' must be an object.")
-    _check_input(session, account, props.get("input"), "properties.input", allowed_hosts)
-    outputs = props.get("outputs")
-    expected = len(transform.properties["outputs"])
-    if not isinstance(outputs, list) or len(outputs) != expected:
-        raise InvalidRequestError(
-            f"The job needs {expected} output(s), one per output of transform "
-            f"'{transform.name}'."
-        )
-    stored_outputs = []
-    for i, out in enumerate(outputs):
-        if not isinstance(out, dict) or out.get("@odata.type") != OUTPUT_ASSET:
-            raise InvalidRequestError(f"'properties.outputs[{i}]' must be a JobOutputAsset.")
-        asset = require_resource(session, account, "assets", str(out.get("assetName")),
-                                 "output asset")
-        stored_outputs.append(
+def _http_host(url: str) -> str | None:
+    try:
+        parts = urlsplit(url)
+        host = parts.hostname
+    except ValueError:  # 'http://[::1' and other broken authorities
+        return None
+    return host if parts.scheme in ("http", "https") and host else None
+
+
+def _stored_outputs(
+    session: Session, account: AccountRef, outputs: list[model.JobOutputAsset]
+) -> list[dict[str, Any]]:
+    stored = []
+    for out in outputs:
+        asset = require_resource(session, account, "assets", out.asset_name, "output asset")
+        stored.append(
             {
                 "@odata.type": OUTPUT_ASSET,
                 "assetName": asset.name,
-                "label": out.get("label"),
-                "presetOverride": out.get("presetOverride"),
+                "label": out.label,
+                "presetOverride": None if out.preset_override is None
+                else out.preset_override.to_json(),
                 "state": "Queued",
                 "progress": 0,
                 "error": None,
@@ -139,9 +94,35 @@ def create(
                 "endTime": None,
             }
         )
-    priority = props.get("priority") or "Normal"
-    if priority not in PRIORITY_RANK:
-        raise InvalidRequestError("'priority' must be Low, Normal or High.")
+    return stored
+
+
+def create(
+    session: Session,
+    account: AccountRef,
+    transform_name: str,
+    name: str,
+    body: model.Job,
+    *,
+    allowed_hosts: list[str],
+) -> Job:
+    """Submit a job: check it against its transform and the account, and queue it."""
+    check_resource_name(name, "job")
+    transform = require_resource(session, account, "transforms", transform_name, "transform")
+    if find(session, account, transform_name, name) is not None:
+        raise ConflictError(
+            f"The job '{name}' already exists; only its description and priority can be "
+            "updated (PATCH)."
+        )
+    props = body.properties
+    _check_input(session, account, props.input, "properties.input", allowed_hosts)
+    expected = len(transform.properties["outputs"])
+    if len(props.outputs) != expected:
+        raise InvalidRequestError(
+            f"The job needs {expected} output(s), one per output of transform "
+            f"'{transform.name}'."
+        )
+    priority = props.priority or "Normal"
     now = utcnow()
     job = Job(
         id=str(uuid.uuid4()),
@@ -153,11 +134,11 @@ def create(
         state="Queued",
         priority_rank=PRIORITY_RANK[priority],
         properties={
-            "description": props.get("description"),
-            "input": props["input"],
-            "outputs": stored_outputs,
+            "description": props.description,
+            "input": props.input.to_json(),
+            "outputs": _stored_outputs(session, account, props.outputs),
             "priority": priority,
-            "correlationData": props.get("correlationData") or {},
+            "correlationData": props.correlation_data or {},
             "startTime": None,
             "endTime": None,
         },
@@ -189,21 +170,20 @@ def require(session: Session, account: AccountRef, transform_name: str, name: st
 
 
 def update(
-    session: Session, account: AccountRef, transform_name: str, name: str, body: dict[str, Any]
+    session: Session, account: AccountRef, transform_name: str, name: str, body: model.JobUpdate
 ) -> Job:
-    """PATCH: description and priority (priority only while queued)."""
+    """PATCH: description, priority and correlation data (input and outputs stay as submitted)."""
     job = require(session, account, transform_name, name)
-    props = body.get("properties") or {}
+    props = body.properties
+    sent = props.model_fields_set
     stored = dict(job.properties)
-    if "description" in props:
-        stored["description"] = props["description"]
-    if "priority" in props:
-        if props["priority"] not in PRIORITY_RANK:
-            raise InvalidRequestError("'priority' must be Low, Normal or High.")
-        stored["priority"] = props["priority"]
-        job.priority_rank = PRIORITY_RANK[props["priority"]]
-    if "correlationData" in props:
-        stored["correlationData"] = props["correlationData"] or {}
+    if "description" in sent:
+        stored["description"] = props.description
+    if props.priority is not None:
+        stored["priority"] = props.priority
+        job.priority_rank = PRIORITY_RANK[props.priority]
+    if "correlation_data" in sent:
+        stored["correlationData"] = props.correlation_data or {}
     job.properties = stored
     job.modified_at = utcnow()
     return job

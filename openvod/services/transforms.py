@@ -8,68 +8,47 @@ from sqlalchemy.orm import Session
 
 from openvod.clock import iso
 from openvod.db.models import Resource
-from openvod.errors import InvalidPresetError, InvalidRequestError
+from openvod.resources.transforms import Transform, TransformOutput, TransformUpdate
 from openvod.services.arm import AccountRef, envelope, page
 from openvod.services.names import check_resource_name
-from openvod.services.repository import get_resource, list_resources, save_resource
+from openvod.services.repository import (
+    get_resource,
+    list_resources,
+    require_resource,
+    save_resource,
+)
 
 KIND = "transforms"
 TYPE = "Microsoft.Media/mediaservices/transforms"
-_ON_ERROR = ("StopProcessingJob", "ContinueJob")
-_PRIORITIES = ("Low", "Normal", "High")
 
 
-def validate_outputs(outputs: Any) -> list[dict[str, Any]]:
-    """Check a transform's outputs, including that every preset can be run."""
-    from openvod.encoding.presets import parse_preset
-
-    if not isinstance(outputs, list) or not outputs:
-        raise InvalidRequestError("'properties.outputs' must be a non-empty list.")
-    checked = []
-    for index, output in enumerate(outputs):
-        if not isinstance(output, dict) or not isinstance(output.get("preset"), dict):
-            raise InvalidRequestError(f"'properties.outputs[{index}].preset' is required.")
-        on_error = output.get("onError") or "StopProcessingJob"
-        priority = output.get("relativePriority") or "Normal"
-        if on_error not in _ON_ERROR or priority not in _PRIORITIES:
-            raise InvalidRequestError(
-                f"'properties.outputs[{index}]': onError must be one of {_ON_ERROR} and "
-                f"relativePriority one of {_PRIORITIES}."
-            )
-        try:
-            parse_preset(output["preset"])
-        except InvalidPresetError as exc:
-            raise InvalidPresetError(f"outputs[{index}].preset: {exc.message}") from exc
-        checked.append({"onError": on_error, "relativePriority": priority,
-                        "preset": output["preset"]})
-    return checked
+def _stored_outputs(outputs: list[TransformOutput]) -> list[dict[str, Any]]:
+    # onError and relativePriority carry their defaults, so readers never guess them.
+    return [output.to_json() for output in outputs]
 
 
 def create_or_update(
-    session: Session, account: AccountRef, name: str, body: dict[str, Any]
+    session: Session, account: AccountRef, name: str, body: Transform
 ) -> tuple[Resource, bool]:
     """PUT a transform: create it or replace its description and outputs."""
     check_resource_name(name, "transform")
-    props = body.get("properties")
-    if not isinstance(props, dict):
-        raise InvalidRequestError("'properties' must be an object.")
-    stored = {"description": props.get("description"),
-              "outputs": validate_outputs(props.get("outputs"))}
+    stored = {
+        "description": body.properties.description,
+        "outputs": _stored_outputs(body.properties.outputs),
+    }
     row = get_resource(session, account, KIND, name)
     return save_resource(session, account, KIND, name, stored, existing=row), row is None
 
 
-def update(session: Session, account: AccountRef, name: str, body: dict[str, Any]) -> Resource:
-    """PATCH a transform."""
-    from openvod.services.repository import require_resource
-
+def update(session: Session, account: AccountRef, name: str, body: TransformUpdate) -> Resource:
+    """PATCH a transform: the properties sent replace the stored ones."""
     row = require_resource(session, account, KIND, name, "transform")
-    props = body.get("properties") or {}
+    props = body.properties
     stored = dict(row.properties)
-    if "description" in props:
-        stored["description"] = props["description"]
-    if "outputs" in props:
-        stored["outputs"] = validate_outputs(props["outputs"])
+    if "description" in props.model_fields_set:
+        stored["description"] = props.description
+    if props.outputs is not None:
+        stored["outputs"] = _stored_outputs(props.outputs)
     return save_resource(session, account, KIND, name, stored, existing=row)
 
 
