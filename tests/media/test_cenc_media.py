@@ -1,0 +1,202 @@
+"""CENC 'cenc' and 'cbcs' on real H.264 + AAC: ffmpeg decrypts what we write, Shaka agrees.
+
+Each track is written as one file (protected init + every fragment): ffmpeg
+given the key decodes exactly the frames of the clear fragments; without it
+the decode differs; our own test decryption gives back the source samples;
+and Shaka Packager, encrypting the same file with the same key, writes the
+same 'tenc' and the same subsample map for the first video sample.
+"""
+
+from __future__ import annotations
+
+import subprocess
+from pathlib import Path
+
+import numpy as np
+import pytest
+
+from openvod.encoding import tools
+from openvod.media.crypto import (
+    TrackProtection,
+    build_protected_init_segment,
+    cbcs_protection,
+    cenc_protection,
+    encrypt_fragment,
+)
+from openvod.media.crypto.pssh import common_pssh, playready_pssh, widevine_pssh
+from openvod.media.mp4 import build_fragment, build_init_segment, plan_fragment
+from openvod.media.segments import align_audio, presentation_times, segment_boundaries
+from openvod.media.track import Track
+
+from ._cenc_decrypt import decrypt_file, read_protection, read_samples
+from ._mp4_media import Media, get_media, run
+
+KEY = bytes.fromhex("000102030405060708090a0b0c0d0e0f")
+KID = bytes.fromhex("00112233445566778899aabbccddeeff")
+SHAKA_IV = bytes.fromhex("0123456789abcdef0123456789abcdef")
+
+
+def _protection(scheme: str, track: Track) -> TrackProtection:
+    if scheme == "cenc":
+        return cenc_protection(KID, KEY, track.track_id)
+    return cbcs_protection(KID, KEY, track.track_id, constant_iv=SHAKA_IV)
+
+
+def _bounds(media: Media, track: Track) -> list[int]:
+    video = media.movie.track("video")
+    assert video is not None
+    cuts = segment_boundaries(video, 2 * video.timescale)
+    if track.kind == "video":
+        return [int(c) for c in cuts]
+    times = presentation_times(video)[cuts] / video.timescale
+    return [int(c) for c in align_audio(track, times)]
+
+
+def write_track(media: Media, track: Track, out: Path, protection: TrackProtection | None) -> Path:
+    """Init + all fragments of one track, clear or protected, into one file."""
+    if protection is None:
+        data = bytearray(build_init_segment([track]))
+    else:
+        pssh = [common_pssh([KID]), widevine_pssh([KID], scheme=protection.scheme),
+                playready_pssh([KID], scheme=protection.scheme)]  # fmt: skip
+        data = bytearray(build_protected_init_segment([track], {track.track_id: protection}, pssh))
+    bounds = _bounds(media, track)
+    ends = [*bounds[1:], len(track.samples)]
+    for number, (first, end) in enumerate(zip(bounds, ends, strict=True), start=1):
+        plan = plan_fragment(track, first, end, number)
+        sample_bytes = b"".join(media.data[o : o + n] for o, n in plan.reads)
+        if protection is None:
+            data += build_fragment(plan, sample_bytes)
+        else:
+            data += encrypt_fragment(plan, sample_bytes, track, protection, first)
+    out.write_bytes(data)
+    return out
+
+
+def framemd5(path: Path, key: bytes | None = None) -> subprocess.CompletedProcess[str]:
+    """ffmpeg's per-frame MD5s of a file's decoded frames (key given or not)."""
+    args = [str(tools.ffmpeg()), "-v", "error", "-nostdin"]
+    if key is not None:
+        args += ["-decryption_key", key.hex()]
+    args += ["-i", str(path), "-f", "framemd5", "-"]
+    return subprocess.run(args, capture_output=True, text=True, check=False, timeout=120)
+
+
+def _frames(result: subprocess.CompletedProcess[str]) -> list[str]:
+    return [line for line in result.stdout.splitlines() if not line.startswith("#")]
+
+
+def _source_samples(media: Media, track: Track) -> list[bytes]:
+    samples = track.samples
+    return [
+        media.data[o : o + n]
+        for o, n in zip(samples.offset.tolist(), samples.size.tolist(), strict=True)
+    ]
+
+
+@pytest.fixture(scope="module", params=["faststart", "bframes"])
+def media(request: pytest.FixtureRequest, tmp_path_factory: pytest.TempPathFactory) -> Media:
+    """H.264 + AAC, without and with B-frames."""
+    return get_media(request.param, tmp_path_factory)
+
+
+@pytest.mark.parametrize("kind", ["video", "audio"])
+@pytest.mark.parametrize("scheme", ["cenc", "cbcs"])
+def test_ffmpeg_decrypts_to_the_clear_frames(
+    media: Media, scheme: str, kind: str, tmp_path: Path
+) -> None:
+    track = media.movie.track(kind)  # type: ignore[arg-type]
+    assert track is not None
+    clear = write_track(media, track, tmp_path / "clear.mp4", None)
+    protected = write_track(media, track, tmp_path / "protected.mp4", _protection(scheme, track))
+    want = framemd5(clear)
+    assert want.returncode == 0, want.stderr
+    got = framemd5(protected, KEY)
+    assert got.returncode == 0, got.stderr
+    assert len(_frames(want)) >= len(track.samples) - 2  # the AAC decoder's priming aside
+    assert _frames(got) == _frames(want)
+    without_key = framemd5(protected)
+    assert without_key.returncode != 0 or _frames(without_key) != _frames(want)
+    wrong_key = framemd5(protected, bytes(16))
+    assert wrong_key.returncode != 0 or _frames(wrong_key) != _frames(want)
+
+
+@pytest.mark.parametrize("scheme", ["cenc", "cbcs"])
+def test_our_decryption_gives_back_the_source_samples(
+    media: Media, scheme: str, tmp_path: Path
+) -> None:
+    for track in media.movie.tracks:
+        path = write_track(media, track, tmp_path / f"{track.kind}.mp4", _protection(scheme, track))
+        data = path.read_bytes()
+        source = _source_samples(media, track)
+        stored = [s.data for s in read_samples(data, read_protection(data).tenc.per_sample_iv_size)]
+        assert len(stored) == len(source)
+        # Every sample is encrypted (no clear lead); 'cbcs' leaves samples under a block clear.
+        assert all(a != b for a, b in zip(stored, source, strict=True) if len(b) >= 16)
+        assert decrypt_file(data, KEY) == source
+        assert decrypt_file(data, bytes(16)) != source
+
+
+def _shaka(media: Media, stream: str, scheme: str, out: Path) -> Path:
+    args: list[str | Path] = [
+        tools.packager(),
+        f"in={media.path},stream={stream},output={out}",
+        "--enable_raw_key_encryption",
+        "--keys",
+        f"label=:key_id={KID.hex()}:key={KEY.hex()}",
+        "--protection_scheme",
+        scheme,
+        "--clear_lead",
+        "0",
+    ]
+    if scheme == "cbcs":
+        args += ["--iv", SHAKA_IV.hex()]
+    run(*args)
+    return out
+
+
+@pytest.mark.parametrize("kind", ["video", "audio"])
+@pytest.mark.parametrize("scheme", ["cenc", "cbcs"])
+def test_init_and_maps_match_shaka_packager(
+    media: Media, scheme: str, kind: str, tmp_path: Path
+) -> None:
+    track = media.movie.track(kind)  # type: ignore[arg-type]
+    assert track is not None
+    ours = write_track(media, track, tmp_path / "ours.mp4", _protection(scheme, track))
+    shaka = _shaka(media, kind, scheme, tmp_path / "shaka.mp4")
+    ours_bytes, shaka_bytes = ours.read_bytes(), shaka.read_bytes()
+    mine, theirs = read_protection(ours_bytes), read_protection(shaka_bytes)
+    assert (mine.scheme, mine.entry_type, mine.original_format) == (
+        theirs.scheme,
+        theirs.entry_type,
+        theirs.original_format,
+    )
+    assert mine.tenc == theirs.tenc  # version, KID, IV size or constant IV, pattern
+    iv_size = mine.tenc.per_sample_iv_size
+    our_samples = read_samples(ours_bytes, iv_size)
+    shaka_samples = read_samples(shaka_bytes, iv_size)
+    assert len(our_samples) == len(shaka_samples) == len(track.samples)
+    first_ours, first_shaka = our_samples[0], shaka_samples[0]
+    assert first_ours.subsamples == first_shaka.subsamples
+    if kind == "video":
+        assert first_ours.subsamples is not None and len(first_ours.subsamples) >= 1
+    # Shaka's samples decrypt with our test decryption to the same clear bytes as ours.
+    source = _source_samples(media, track)
+    assert decrypt_file(shaka_bytes, KEY)[:5] == source[:5] == decrypt_file(ours_bytes, KEY)[:5]
+
+
+def test_every_video_map_matches_shaka_packager(
+    tmp_path: Path, tmp_path_factory: pytest.TempPathFactory
+) -> None:
+    media = get_media("bframes", tmp_path_factory)
+    video = media.movie.track("video")
+    assert video is not None
+    for scheme in ("cenc", "cbcs"):
+        ours = write_track(media, video, tmp_path / f"{scheme}.mp4", _protection(scheme, video))
+        shaka = _shaka(media, "video", scheme, tmp_path / f"shaka-{scheme}.mp4")
+        iv_size = 8 if scheme == "cenc" else 0
+        mine = [s.subsamples for s in read_samples(ours.read_bytes(), iv_size)]
+        theirs = [s.subsamples for s in read_samples(shaka.read_bytes(), iv_size)]
+        assert mine == theirs
+        sizes = np.array([sum(c + p for c, p in m or []) for m in mine])
+        np.testing.assert_array_equal(sizes, video.samples.size)
