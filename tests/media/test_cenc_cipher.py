@@ -137,17 +137,6 @@ def _avcc_sample(*nals: bytes) -> bytes:
     return b"".join(len(n).to_bytes(4, "big") + n for n in nals)
 
 
-def test_hevc_cenc_keeps_prefix_and_header_clear_and_refuses_cbcs() -> None:
-    config = avc.HevcConfig(4, (), (), ())
-    vps = bytes([32 << 1, 1]) + b"v" * 20
-    slice_nal = bytes([1 << 1, 1]) + b"s" * 100
-    mapper = NalSubsampleMapper(config, "cenc")
-    # VPS clear whole; the slice: prefix + 2-byte header clear, 96 bytes protected, 4 clear.
-    assert mapper.sample_map(_avcc_sample(vps, slice_nal)) == [(26 + 6, 96), (4, 0)]
-    with pytest.raises(MediaError):
-        NalSubsampleMapper(config, "cbcs")
-
-
 def test_maps_refuse_malformed_samples() -> None:
     config = avc.HevcConfig(4, (), (), ())
     mapper = NalSubsampleMapper(config, "cenc")

@@ -24,12 +24,14 @@ from openvod.media.crypto import (
     encrypt_fragment,
 )
 from openvod.media.crypto.pssh import common_pssh, playready_pssh, widevine_pssh
-from openvod.media.mp4 import build_fragment, build_init_segment, plan_fragment
+from openvod.media.mp4 import build_fragment, build_init_segment, parse_boxes, plan_fragment
+from openvod.media.mp4.boxes import ContainerBox
+from openvod.media.mp4.codecs import describe_sample_entry
 from openvod.media.segments import align_audio, presentation_times, segment_boundaries
 from openvod.media.track import Track
 
 from ._cenc_decrypt import decrypt_file, read_protection, read_samples
-from ._mp4_media import Media, get_media, run
+from ._mp4_media import Media, get_media, load, run
 
 KEY = bytes.fromhex("000102030405060708090a0b0c0d0e0f")
 KID = bytes.fromhex("00112233445566778899aabbccddeeff")
@@ -200,3 +202,98 @@ def test_every_video_map_matches_shaka_packager(
         assert mine == theirs
         sizes = np.array([sum(c + p for c, p in m or []) for m in mine])
         np.testing.assert_array_equal(sizes, video.samples.size)
+
+
+@pytest.mark.parametrize("scheme", ["cenc", "cbcs"])
+def test_hevc_maps_match_shaka_packager_and_ffmpeg_decrypts(
+    scheme: str, tmp_path: Path, tmp_path_factory: pytest.TempPathFactory
+) -> None:
+    media = get_media("hevc", tmp_path_factory)
+    video = media.movie.track("video")
+    assert video is not None and video.codec == "hvc1"
+    ours = write_track(media, video, tmp_path / "ours.mp4", _protection(scheme, video))
+    shaka = _shaka(media, "video", scheme, tmp_path / "shaka.mp4")
+    ours_bytes, shaka_bytes = ours.read_bytes(), shaka.read_bytes()
+    assert read_protection(ours_bytes).tenc == read_protection(shaka_bytes).tenc
+    iv_size = 8 if scheme == "cenc" else 0
+    mine = [s.subsamples for s in read_samples(ours_bytes, iv_size)]
+    theirs = [s.subsamples for s in read_samples(shaka_bytes, iv_size)]
+    assert mine == theirs
+    assert decrypt_file(ours_bytes, KEY) == _source_samples(media, video)
+    clear = framemd5(write_track(media, video, tmp_path / "clear.mp4", None))
+    got = framemd5(ours, KEY)
+    assert got.returncode == 0, got.stderr
+    assert _frames(got) == _frames(clear) and len(_frames(got)) == len(video.samples)
+
+
+_SOURCE_2S = ["-f", "lavfi", "-i", "testsrc2=size=320x240:rate=25:duration=2"]
+# Bitstreams that exercise other slice header paths: CAVLC, interlaced (field pictures),
+# several slices per picture, weighted prediction, HEVC B-frames with slices, wavefront
+# entry points and reference picture sets written in the slice headers.
+VARIANTS: dict[str, list[str]] = {
+    "avc-baseline-cavlc": ["-c:v", "libx264", "-profile:v", "baseline", "-slices", "3"],
+    "avc-interlaced": ["-c:v", "libx264", "-flags", "+ilme+ildct", "-x264-params",
+                       "tff=1:weightp=2:bframes=3:b-pyramid=normal:ref=4"],
+    "hevc-bframes-wpp": ["-c:v", "libx265", "-preset", "medium", "-tag:v", "hvc1",
+                           "-x265-params", "log-level=error:bframes=4:weightb=1:weightp=1"
+                           ":slices=2:ref=3:rc-lookahead=10"],
+}  # fmt: skip
+
+
+@pytest.mark.parametrize("variant", sorted(VARIANTS))
+def test_slice_header_variants_match_shaka_packager(
+    variant: str, tmp_path: Path, tmp_path_factory: pytest.TempPathFactory
+) -> None:
+    path = tmp_path_factory.mktemp("variant") / f"{variant}.mp4"
+    run(tools.ffmpeg(), "-v", "error", "-y", *_SOURCE_2S, *VARIANTS[variant],
+        "-g", "25", "-movflags", "+faststart", path)  # fmt: skip
+    media = Media(variant, path, path.read_bytes(), load(path))
+    video = media.movie.track("video")
+    assert video is not None
+    for scheme in ("cenc", "cbcs"):
+        ours = write_track(media, video, tmp_path / f"{scheme}.mp4", _protection(scheme, video))
+        shaka = _shaka(media, "video", scheme, tmp_path / f"shaka-{scheme}.mp4")
+        iv_size = 8 if scheme == "cenc" else 0
+        mine = [s.subsamples for s in read_samples(ours.read_bytes(), iv_size)]
+        theirs = [s.subsamples for s in read_samples(shaka.read_bytes(), iv_size)]
+        assert len(mine) == len(video.samples)
+        assert mine == theirs, scheme
+        assert decrypt_file(ours.read_bytes(), KEY) == _source_samples(media, video)
+
+
+def test_protected_init_structure(tmp_path_factory: pytest.TempPathFactory) -> None:
+    media = get_media("faststart", tmp_path_factory)
+    tracks = media.movie.tracks
+    protections = {t.track_id: _protection("cenc", t) for t in tracks}
+    pssh = [common_pssh([KID]), widevine_pssh([KID]), playready_pssh([KID])]
+    init = build_protected_init_segment(tracks, protections, pssh)
+    clear_init = build_init_segment(tracks)
+    _, moov = parse_boxes(init)
+    assert isinstance(moov, ContainerBox)
+    assert [b.box_fourcc() for b in moov.children] == [
+        b"mvhd",
+        b"trak",
+        b"trak",
+        b"mvex",
+        b"pssh",
+        b"pssh",
+        b"pssh",
+    ]
+    for track in tracks:
+        entry = protect_sample_entry_of(init, track)
+        assert entry[4:8] == (b"encv" if track.kind == "video" else b"enca")
+        described = describe_sample_entry(entry)
+        assert described.codec_string == track.codec_string  # looked up through 'frma'
+        # the original entry's payload is kept byte for byte, the sinf follows it
+        assert entry[8 : len(track.sample_entry)] == track.sample_entry[8:]
+    assert len(init) > len(clear_init)
+    assert build_protected_init_segment(tracks, {}, ()) == clear_init
+
+
+def protect_sample_entry_of(init: bytes, track: Track) -> bytes:
+    """The sample entry of ``track`` in an init segment (found by its original payload)."""
+    at = init.find(track.sample_entry[8:40])
+    assert at > 8
+    start = at - 8
+    size = int.from_bytes(init[start : start + 4], "big")
+    return init[start : start + size]

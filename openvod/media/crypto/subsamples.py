@@ -1,19 +1,15 @@
 """Subsample maps: which bytes of a video sample stay clear (ISO/IEC 23001-7 9.5, 10.4).
 
 A map is a list of (clear, protected) byte counts covering the sample. For
-NAL-structured video (H.264, HEVC) every NAL unit's length prefix and header
-stay clear; non-VCL units (SPS, PPS, SEI, access unit delimiters, ...) stay
-clear whole. For H.264 the slice header stays clear too, so the protected
-part starts with the slice data, as 'cbcs' requires and as Shaka Packager
-also does for 'cenc'. Under 'cenc' the protected part of each unit is cut to
-a whole number of 16-byte blocks, as CMAF requires; the unit's last partial
-block stays clear (Shaka Packager v3 does the same). Consecutive clear bytes
-merge into the next subsample; a clear count above 65535 is split into
-entries with nothing protected.
-
-HEVC slice headers are not parsed: under 'cenc' an HEVC unit's clear part is
-its length prefix and two-byte header (enough for 'cenc'); 'cbcs' for HEVC is
-refused (:func:`check_supported`). Audio has no map: it is encrypted whole.
+NAL-structured video (H.264, HEVC) every NAL unit's length prefix, NAL
+header and slice header stay clear, so the protected part starts with the
+slice data, as 'cbcs' requires and as Shaka Packager also does for 'cenc';
+non-VCL units (parameter sets, SEI, access unit delimiters, ...) stay clear
+whole. Under 'cenc' the protected part of each unit is cut to a whole
+number of 16-byte blocks, as CMAF requires; the unit's last partial block
+stays clear (Shaka Packager v3 does the same). Consecutive clear bytes merge
+into the next subsample; a clear count above 65535 is split into entries
+with nothing protected. Audio has no map: it is encrypted whole.
 """
 
 from __future__ import annotations
@@ -25,23 +21,18 @@ from typing import Literal
 from openvod.errors import MediaError
 from openvod.media import avc
 from openvod.media.crypto.avc_slice import AvcSliceHeaderParser
+from openvod.media.crypto.hevc_slice import HevcSliceHeaderParser
 from openvod.media.mp4.protection_boxes import Subsample
 
 Scheme = Literal["cenc", "cbcs"]
 AES_BLOCK = 16
 _MAX_CLEAR = 0xFFFF
-_AVC_SPS, _AVC_PPS = 7, 8
+_PARAMETER_SETS = {"avc": (7, 8), "hevc": (33, 34)}
 
 
 def is_vcl(nal_type: int, codec: avc.NalCodec) -> bool:
     """Whether a NAL unit carries slice data (H.264 types 1-5, HEVC types 0-31)."""
     return nal_type < 32 if codec == "hevc" else 1 <= nal_type <= 5
-
-
-def check_supported(codec: avc.NalCodec, scheme: Scheme) -> None:
-    """Raise MediaError for the combinations this module cannot map (HEVC under 'cbcs')."""
-    if codec == "hevc" and scheme == "cbcs":
-        raise MediaError("'cbcs' for HEVC needs HEVC slice header parsing, not implemented")
 
 
 @dataclass
@@ -84,11 +75,12 @@ class NalSubsampleMapper:
 
     config: avc.NalConfig
     scheme: Scheme
-    _slices: AvcSliceHeaderParser | None = None
+    _slices: AvcSliceHeaderParser | HevcSliceHeaderParser = field(init=False)
 
     def __post_init__(self) -> None:
-        check_supported(self.config.codec, self.scheme)
-        if self.config.codec == "avc":
+        if isinstance(self.config, avc.HevcConfig):
+            self._slices = HevcSliceHeaderParser(self.config.sps, self.config.pps)
+        else:
             self._slices = AvcSliceHeaderParser(self.config.sps, self.config.pps)
 
     def sample_map(self, sample: bytes | memoryview) -> list[Subsample]:
@@ -103,14 +95,14 @@ class NalSubsampleMapper:
     def _clear_bytes(self, nal: memoryview) -> int:
         """The clear bytes at the start of one NAL unit (all of it when not a slice)."""
         codec = self.config.codec
-        nal_type = (nal[0] >> 1) & 0x3F if codec == "hevc" else nal[0] & 0x1F
+        hevc = codec == "hevc"
+        nal_type = (nal[0] >> 1) & 0x3F if hevc else nal[0] & 0x1F
         if not is_vcl(nal_type, codec):
-            if self._slices is not None and nal_type in (_AVC_SPS, _AVC_PPS):
+            if nal_type in _PARAMETER_SETS[codec]:
                 self._slices.add_parameter_set(bytes(nal))
             return len(nal)
-        if self._slices is None:  # HEVC under 'cenc': the two-byte NAL unit header
-            return min(2, len(nal))
-        return min(1 + self._slices.header_size(nal), len(nal))
+        header = 2 if hevc else 1
+        return min(header + self._slices.header_size(nal), len(nal))
 
     def maps(self, data: bytes | memoryview, sizes: list[int]) -> list[list[Subsample]]:
         """The maps of consecutive samples lying back to back in ``data``."""
