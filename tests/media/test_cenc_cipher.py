@@ -9,11 +9,15 @@ from cryptography.hazmat.primitives.ciphers import Cipher, algorithms, modes
 from openvod.errors import MediaError
 from openvod.media import avc
 from openvod.media.crypto.protection import SequentialIvs, derive_iv_base
+from openvod.media.crypto.rbsp import BitReader
 from openvod.media.crypto.sample_cipher import (
     VIDEO_PATTERN,
     WHOLE_BLOCKS,
     Pattern,
     cbcs_crypt_sample,
+    cenc_crypt_sample,
+    cenc_crypt_samples,
+    ctr_keystream,
     encrypt_sample,
 )
 from openvod.media.crypto.subsamples import NalSubsampleMapper, _Organizer
@@ -142,3 +146,46 @@ def test_maps_refuse_malformed_samples() -> None:
     mapper = NalSubsampleMapper(config, "cenc")
     with pytest.raises(MediaError):
         mapper.sample_map(b"\x00\x00\x01\x00" + b"short")
+
+
+@pytest.mark.parametrize("iv_size", [8, 16])
+def test_batched_cenc_equals_one_cipher_per_sample(iv_size: int) -> None:
+    rng = np.random.default_rng(7)
+    sizes = [int(s) for s in rng.integers(1, 700, 40)] + [16, 32, 1]
+    data = bytes(rng.integers(0, 256, sum(sizes), dtype=np.uint8))
+    ivs = [bytes(rng.integers(0, 256, iv_size, dtype=np.uint8)) for _ in sizes]
+    if iv_size == 16:
+        ivs[3] = b"\x01" * 8 + b"\xff" * 8  # the counter carries into the high half
+    maps = []
+    for size in sizes:  # random maps, some with several protected ranges
+        clear = int(rng.integers(0, size + 1))
+        rest = size - clear
+        cut = int(rng.integers(0, rest + 1))
+        maps.append([(clear, cut), (0, rest - cut)] if rest else [(clear, 0)])
+    for sample_maps in (None, maps):
+        want, at = bytearray(data), 0
+        for index, size in enumerate(sizes):
+            sample_map = None if sample_maps is None else sample_maps[index]
+            cenc_crypt_sample(NIST_KEY, ivs[index], memoryview(want)[at : at + size], sample_map)
+            at += size
+        got = bytearray(data)
+        cenc_crypt_samples(NIST_KEY, ivs, got, sizes, sample_maps)
+        assert got == want
+
+
+def test_batched_keystream_is_nist_ctr() -> None:
+    stream = ctr_keystream(NIST_KEY, [NIST_CTR_IV], np.array([64], dtype=np.int64))
+    assert bytes(stream ^ np.frombuffer(NIST_PLAIN, dtype=np.uint8)) == NIST_CTR
+
+
+def test_bit_reader_skips_emulation_prevention_and_counts_raw_bytes() -> None:
+    # RBSP 00 00 01 80: escaped as 00 00 03 01 80
+    reader = BitReader(bytes([0, 0, 3, 1, 0x80]))
+    assert reader.bits(24) == 1
+    assert reader.raw_bytes_read == 4  # three RBSP bytes came from four raw bytes
+    assert reader.flag() is True
+    assert reader.raw_bytes_read == 5  # a partly read byte counts
+    codes = BitReader(bytes([0b1_010_011_0, 0b1100_0000]))  # ue: 0, 1, 2, then se "011" -> -1
+    assert [codes.ue(), codes.ue(), codes.ue(), codes.se()] == [0, 1, 2, -1]
+    with pytest.raises(EOFError):
+        BitReader(b"\x00").ue()

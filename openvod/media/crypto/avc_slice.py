@@ -16,7 +16,7 @@ from openvod.media.crypto.rbsp import BitReader
 _HIGH_PROFILES = frozenset({100, 110, 122, 244, 44, 83, 86, 118, 128, 138, 139, 134, 135})
 _P, _B, _I, _SP, _SI = 0, 1, 2, 3, 4
 _IDR = 5
-_HEADER_WINDOW = 96  # bytes of a slice NAL unit read at first (grown when a header is longer)
+_HEADER_WINDOW = 32  # bytes of a slice NAL unit read at first (grown when a header is longer)
 
 
 @dataclass(frozen=True)

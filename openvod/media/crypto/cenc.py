@@ -22,7 +22,7 @@ from collections.abc import Mapping, Sequence
 from openvod.errors import MediaError
 from openvod.media import avc
 from openvod.media.crypto.protection import TrackProtection
-from openvod.media.crypto.sample_cipher import crypt_sample
+from openvod.media.crypto.sample_cipher import cbcs_crypt_sample, cenc_crypt_samples
 from openvod.media.crypto.subsamples import NalSubsampleMapper
 from openvod.media.mp4.boxes import (
     Box,
@@ -181,13 +181,16 @@ def encrypt_fragment(
         ivs = [protection.constant_iv] * len(sizes)
         written_ivs = [b""] * len(sizes)
     payload = bytearray(data)
-    view, at = memoryview(payload), 0
-    pattern = protection.pattern(track.kind)
-    for index, size in enumerate(sizes):
-        sample_map = None if maps is None else maps[index]
-        crypt_sample(protection.scheme, protection.key, ivs[index], view[at : at + size],
-                     sample_map, pattern)  # fmt: skip
-        at += size
+    if protection.scheme == "cenc":
+        cenc_crypt_samples(protection.key, ivs, payload, sizes, maps)
+    else:
+        view, at = memoryview(payload), 0
+        pattern = protection.pattern(track.kind)
+        for index, size in enumerate(sizes):
+            sample_map = None if maps is None else maps[index]
+            cbcs_crypt_sample(protection.key, ivs[index], view[at : at + size], sample_map,
+                              pattern)  # fmt: skip
+            at += size
     _add_encryption_boxes(moof, traf, SampleEncryptionBox(written_ivs, maps))
     trun.data_offset = moof.size() + len(mdat)
     return moof.to_bytes() + mdat + bytes(payload)

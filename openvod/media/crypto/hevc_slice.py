@@ -14,7 +14,7 @@ from openvod.errors import MediaError
 from openvod.media.crypto.rbsp import BitReader
 
 _B, _P = 0, 1
-_HEADER_WINDOW = 128
+_HEADER_WINDOW = 48  # bytes of a slice NAL unit read at first (grown when longer)
 
 
 @dataclass(frozen=True)

@@ -15,8 +15,17 @@ class BitReader:
 
     def __init__(self, data: bytes | memoryview) -> None:
         raw = bytes(data)
+        self._raw_end: list[int] | None = None  # raw offset one past rbsp byte i, if escaped
+        if raw.find(b"\x00\x00\x03") >= 0:
+            raw = self._unescape(raw)
+        self._value = int.from_bytes(raw, "big")
+        self._total = len(raw) * 8
+        self._pos = 0
+
+    def _unescape(self, raw: bytes) -> bytes:
+        """The RBSP of escaped data, remembering where each of its bytes came from."""
         rbsp = bytearray()
-        self._raw_end: list[int] = []  # raw offset one past rbsp byte i
+        self._raw_end = []
         zeros = 0
         for index, byte in enumerate(raw):
             if zeros >= 2 and byte == 3:
@@ -25,9 +34,7 @@ class BitReader:
             rbsp.append(byte)
             self._raw_end.append(index + 1)
             zeros = zeros + 1 if byte == 0 else 0
-        self._value = int.from_bytes(rbsp, "big")
-        self._total = len(rbsp) * 8
-        self._pos = 0
+        return bytes(rbsp)
 
     def bits(self, count: int) -> int:
         """The next ``count`` bits as an unsigned integer."""
@@ -42,11 +49,15 @@ class BitReader:
 
     def ue(self) -> int:
         """An unsigned Exp-Golomb code."""
-        zeros = 0
-        while not self.bits(1):
-            zeros += 1
-            if zeros > 31:
-                raise MediaError("invalid Exp-Golomb code in a NAL unit header")
+        left = self._total - self._pos
+        peek = min(left, 33)  # 32 leading zeros at most, and the one that ends them
+        value = (self._value >> (left - peek)) & ((1 << peek) - 1)
+        if not value:
+            if peek < 33:
+                raise EOFError
+            raise MediaError("invalid Exp-Golomb code in a NAL unit header")
+        zeros = peek - value.bit_length()
+        self._pos += zeros + 1
         return (1 << zeros) - 1 + self.bits(zeros)
 
     def se(self) -> int:
@@ -64,4 +75,6 @@ class BitReader:
     def raw_bytes_read(self) -> int:
         """Bytes of the raw (escaped) data consumed so far, a partly read one included."""
         used = (self._pos + 7) // 8  # a partly read byte counts: slice data starts after it
-        return self._raw_end[used - 1] if used else 0
+        if self._raw_end is None or not used:
+            return used
+        return self._raw_end[used - 1]
