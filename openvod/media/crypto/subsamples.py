@@ -88,6 +88,8 @@ class NalSubsampleMapper:
         organizer = _Organizer(align=self.scheme == "cenc")
         prefix = self.config.nal_length_size
         for nal in avc.iter_nal_units(sample, prefix):
+            if not len(nal):
+                raise MediaError("empty NAL unit in a video sample")
             clear = self._clear_bytes(nal)
             organizer.add(prefix + clear, len(nal) - clear)
         return organizer.finish()
