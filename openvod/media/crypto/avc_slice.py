@@ -167,38 +167,8 @@ class AvcSliceHeaderParser:
         sps = self._sps.get(pps.sps_id) if pps is not None else None
         if pps is None or sps is None:
             raise MediaError("H.264 slice refers to a missing SPS or PPS")
-        if sps.separate_colour_plane:
-            reader.bits(2)
-        reader.bits(sps.log2_max_frame_num)
-        field_pic = False
-        if not sps.frame_mbs_only:
-            field_pic = reader.flag()
-            if field_pic:
-                reader.flag()
-        if nal_type == _IDR:
-            reader.ue()
-        if sps.pic_order_cnt_type == 0:
-            reader.bits(sps.log2_max_poc_lsb)
-            if pps.bottom_field_pic_order_present and not field_pic:
-                reader.se()
-        if sps.pic_order_cnt_type == 1 and not sps.delta_pic_order_always_zero:
-            reader.se()
-            if pps.bottom_field_pic_order_present and not field_pic:
-                reader.se()
-        if pps.redundant_pic_cnt_present:
-            reader.ue()
-        if slice_type == _B:
-            reader.flag()
-        l0, l1 = pps.num_ref_idx_l0_default, pps.num_ref_idx_l1_default
-        if slice_type in (_P, _SP, _B) and reader.flag():
-            l0 = reader.ue() + 1
-            if slice_type == _B:
-                l1 = reader.ue() + 1
-        _skip_ref_pic_list_modification(reader, slice_type)
-        if (pps.weighted_pred and slice_type in (_P, _SP)) or (
-            pps.weighted_bipred_idc == 1 and slice_type == _B
-        ):
-            _skip_pred_weight_table(reader, slice_type, l0, l1, sps)
+        _skip_picture_fields(reader, nal_type, sps, pps)
+        _skip_prediction_fields(reader, slice_type, sps, pps)
         if nal_ref_idc:
             _skip_dec_ref_pic_marking(reader, nal_type == _IDR)
         if pps.entropy_coding_mode and slice_type not in (_I, _SI):
@@ -214,6 +184,46 @@ class AvcSliceHeaderParser:
             units = sps.pic_size_in_map_units / pps.slice_group_change_rate + 1
             reader.bits((int(units) - (units == int(units))).bit_length())
         return reader.raw_bytes_read
+
+
+def _skip_picture_fields(reader: BitReader, nal_type: int, sps: AvcSps, pps: AvcPps) -> None:
+    """From colour_plane_id to redundant_pic_cnt: which picture the slice belongs to."""
+    if sps.separate_colour_plane:
+        reader.bits(2)
+    reader.bits(sps.log2_max_frame_num)
+    field_pic = False
+    if not sps.frame_mbs_only:
+        field_pic = reader.flag()
+        if field_pic:
+            reader.flag()
+    if nal_type == _IDR:
+        reader.ue()
+    if sps.pic_order_cnt_type == 0:
+        reader.bits(sps.log2_max_poc_lsb)
+        if pps.bottom_field_pic_order_present and not field_pic:
+            reader.se()
+    if sps.pic_order_cnt_type == 1 and not sps.delta_pic_order_always_zero:
+        reader.se()
+        if pps.bottom_field_pic_order_present and not field_pic:
+            reader.se()
+    if pps.redundant_pic_cnt_present:
+        reader.ue()
+
+
+def _skip_prediction_fields(reader: BitReader, slice_type: int, sps: AvcSps, pps: AvcPps) -> None:
+    """From direct_spatial_mv_pred_flag to pred_weight_table: how the slice is predicted."""
+    if slice_type == _B:
+        reader.flag()
+    l0, l1 = pps.num_ref_idx_l0_default, pps.num_ref_idx_l1_default
+    if slice_type in (_P, _SP, _B) and reader.flag():
+        l0 = reader.ue() + 1
+        if slice_type == _B:
+            l1 = reader.ue() + 1
+    _skip_ref_pic_list_modification(reader, slice_type)
+    if (pps.weighted_pred and slice_type in (_P, _SP)) or (
+        pps.weighted_bipred_idc == 1 and slice_type == _B
+    ):
+        _skip_pred_weight_table(reader, slice_type, l0, l1, sps)
 
 
 def _skip_ref_pic_list_modification(reader: BitReader, slice_type: int) -> None:

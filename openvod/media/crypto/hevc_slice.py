@@ -110,6 +110,31 @@ def _short_term_rps(
     return _Rps(negative + positive, used)
 
 
+def _skip_coding_tools(reader: BitReader) -> bool:
+    """Transform sizes, scaling lists, AMP, SAO and PCM; returns the SAO flag."""
+    for _ in range(4):
+        reader.ue()  # transform block sizes and hierarchy depths
+    if reader.flag() and reader.flag():
+        _skip_scaling_list_data(reader)
+    reader.flag()  # amp
+    sao = reader.flag()
+    if reader.flag():  # pcm
+        reader.bits(8)
+        reader.ue(), reader.ue(), reader.flag()
+    return sao
+
+
+def _long_term_pictures(reader: BitReader, log2_poc: int) -> tuple[bool, ...] | None:
+    """The SPS's long-term reference pictures: whether each is used (None: not allowed)."""
+    if not reader.flag():
+        return None
+    entries = []
+    for _ in range(reader.ue()):
+        reader.bits(log2_poc)
+        entries.append(reader.flag())
+    return tuple(entries)
+
+
 def parse_sps(nal: bytes) -> HevcSps:
     """Parse an HEVC SPS NAL unit (two-byte NAL header included)."""
     reader = BitReader(nal[2:])
@@ -129,27 +154,12 @@ def parse_sps(nal: bytes) -> HevcSps:
         ordering_all = reader.flag()
         for _ in range(max_sub_layers_minus1 + 1 if ordering_all else 1):
             reader.ue(), reader.ue(), reader.ue()
-        min_cb = reader.ue() + 3
-        ctb = min_cb + reader.ue()
-        for _ in range(4):
-            reader.ue()  # transform block sizes and hierarchy depths
-        if reader.flag() and reader.flag():
-            _skip_scaling_list_data(reader)
-        reader.flag()  # amp
-        sao = reader.flag()
-        if reader.flag():  # pcm
-            reader.bits(8)
-            reader.ue(), reader.ue(), reader.flag()
+        ctb = reader.ue() + 3 + reader.ue()  # log2 of the minimum coding block, plus the diff
+        sao = _skip_coding_tools(reader)
         sets: list[_Rps] = []
         for index in range(reader.ue()):
             sets.append(_short_term_rps(reader, index, sets))
-        long_term: tuple[bool, ...] | None = None
-        if reader.flag():
-            entries = []
-            for _ in range(reader.ue()):
-                reader.bits(log2_poc)
-                entries.append(reader.flag())
-            long_term = tuple(entries)
+        long_term = _long_term_pictures(reader, log2_poc)
         temporal_mvp = reader.flag()
     except EOFError:
         raise MediaError("truncated HEVC SPS") from None
@@ -157,6 +167,24 @@ def parse_sps(nal: bytes) -> HevcSps:
     ctbs = -(-width // size) * -(-height // size)
     return HevcSps(sps_id, separate, 0 if separate else chroma, ctbs, log2_poc,
                    tuple(sets), long_term, temporal_mvp, sao)  # fmt: skip
+
+
+def _skip_tiles(reader: BitReader) -> None:
+    columns, rows = reader.ue() + 1, reader.ue() + 1
+    if not reader.flag():  # uniform_spacing_flag
+        for _ in range(columns + rows - 2):
+            reader.ue()
+    reader.flag()
+
+
+def _deblocking_control(reader: BitReader) -> tuple[bool, bool]:
+    """(deblocking_filter_override_enabled_flag, pps_deblocking_filter_disabled_flag)."""
+    if not reader.flag():
+        return False, False
+    override, disabled = reader.flag(), reader.flag()
+    if not disabled:
+        reader.se(), reader.se()
+    return override, disabled
 
 
 def parse_pps(nal: bytes) -> HevcPps:
@@ -178,17 +206,9 @@ def parse_pps(nal: bytes) -> HevcPps:
         reader.flag()  # transquant_bypass
         tiles, sync = reader.flag(), reader.flag()
         if tiles:
-            columns, rows = reader.ue() + 1, reader.ue() + 1
-            if not reader.flag():
-                for _ in range(columns + rows - 2):
-                    reader.ue()
-            reader.flag()
+            _skip_tiles(reader)
         across_slices = reader.flag()
-        override = disabled = False
-        if reader.flag():
-            override, disabled = reader.flag(), reader.flag()
-            if not disabled:
-                reader.se(), reader.se()
+        override, disabled = _deblocking_control(reader)
         if reader.flag():
             _skip_scaling_list_data(reader)
         lists_modification = reader.flag()
