@@ -156,9 +156,38 @@ def _senc_entries_offset(moof: MovieFragmentBox, traf: TrackFragmentBox, senc: B
     raise MediaError("'senc' is not in the 'traf'")
 
 
+def encrypt_samples(
+    protection: TrackProtection,
+    kind: str,
+    payload: bytearray,
+    sizes: list[int],
+    maps: list[list[Subsample]] | None,
+    first_sample: int,
+) -> list[bytes]:
+    """Encrypt consecutive samples lying back to back in ``payload``, in place.
+
+    ``first_sample`` is the track index of the first one (it picks the 'cenc'
+    IVs). Returns the per-sample IVs to write in 'senc' (empty for 'cbcs').
+    """
+    if protection.scheme == "cenc":
+        if protection.iv_source is None:
+            raise ValueError("'cenc' needs an IV source")
+        ivs = protection.iv_source.ivs(first_sample, len(sizes))
+        cenc_crypt_samples(protection.key, ivs, payload, sizes, maps)
+        return ivs
+    view, at = memoryview(payload), 0
+    pattern = protection.pattern(kind)
+    for index, size in enumerate(sizes):
+        sample_map = None if maps is None else maps[index]
+        cbcs_crypt_sample(protection.key, protection.constant_iv, view[at : at + size],
+                          sample_map, pattern)  # fmt: skip
+        at += size
+    return [b""] * len(sizes)
+
+
 def encrypt_fragment(
     plan: FragmentPlan,
-    data: bytes,
+    data: bytes | memoryview,
     track: Track,
     protection: TrackProtection,
     first_sample: int,
@@ -173,25 +202,9 @@ def encrypt_fragment(
         raise ValueError(f"expected {plan.data_size_bytes} bytes of sample data, got {len(data)}")
     moof, traf, trun, sizes, mdat = _fragment_boxes(plan.prefix)
     maps = subsample_maps(track, protection, data, sizes)
-    if protection.scheme == "cenc":
-        assert protection.iv_source is not None  # checked by TrackProtection
-        ivs = protection.iv_source.ivs(first_sample, len(sizes))
-        written_ivs = ivs
-    else:
-        ivs = [protection.constant_iv] * len(sizes)
-        written_ivs = [b""] * len(sizes)
     payload = bytearray(data)
-    if protection.scheme == "cenc":
-        cenc_crypt_samples(protection.key, ivs, payload, sizes, maps)
-    else:
-        view, at = memoryview(payload), 0
-        pattern = protection.pattern(track.kind)
-        for index, size in enumerate(sizes):
-            sample_map = None if maps is None else maps[index]
-            cbcs_crypt_sample(protection.key, ivs[index], view[at : at + size], sample_map,
-                              pattern)  # fmt: skip
-            at += size
-    _add_encryption_boxes(moof, traf, SampleEncryptionBox(written_ivs, maps))
+    ivs = encrypt_samples(protection, track.kind, payload, sizes, maps, first_sample)
+    _add_encryption_boxes(moof, traf, SampleEncryptionBox(ivs, maps))
     trun.data_offset = moof.size() + len(mdat)
     return moof.to_bytes() + mdat + bytes(payload)
 
