@@ -14,6 +14,7 @@ from openvod.media.crypto.pssh import (
     WIDEVINE_SYSTEM_ID,
     common_pssh,
     parse_playready_object,
+    playready_checksum,
     playready_kid,
     playready_pssh,
     widevine_pssh,
@@ -207,3 +208,11 @@ def test_pssh_refuses_bad_kids() -> None:
         common_pssh([b"short"])
     with pytest.raises(ValueError):
         widevine_pssh([])
+
+
+def test_playready_checksum_known_answer() -> None:
+    # KID 00112233-..., key 000102...0f: the CHECKSUM Shaka Packager writes for them.
+    key = bytes(range(16))
+    assert playready_checksum(KID, key) == "KpOvXRLUXfs="
+    xml = parse_playready_object(playready_pssh([KID], content_key=key).data)
+    assert "<KID>MyIRAFVEd2aImaq7zN3u/w==</KID><CHECKSUM>KpOvXRLUXfs=</CHECKSUM>" in xml

@@ -297,3 +297,24 @@ def protect_sample_entry_of(init: bytes, track: Track) -> bytes:
     start = at - 8
     size = int.from_bytes(init[start : start + 4], "big")
     return init[start : start + size]
+
+
+@pytest.mark.parametrize("scheme", ["cenc", "cbcs"])
+def test_pssh_boxes_are_shaka_packagers(
+    scheme: str, tmp_path: Path, tmp_path_factory: pytest.TempPathFactory
+) -> None:
+    media = get_media("faststart", tmp_path_factory)
+    out = tmp_path / "shaka.mp4"
+    run(tools.packager(), f"in={media.path},stream=audio,output={out}",
+        "--enable_raw_key_encryption", "--keys", f"label=:key_id={KID.hex()}:key={KEY.hex()}",
+        "--protection_scheme", scheme, "--protection_systems", "Widevine,PlayReady,CommonSystem",
+        "--clear_lead", "0")  # fmt: skip
+    moov = next(b for b in parse_boxes(out.read_bytes()) if b.box_fourcc() == b"moov")
+    assert isinstance(moov, ContainerBox)
+    theirs = {b.system_id: b.to_bytes() for b in moov.find_all(b"pssh")}  # type: ignore[attr-defined]
+    ours = [
+        common_pssh([KID]),
+        widevine_pssh([KID], scheme=scheme),  # type: ignore[arg-type]
+        playready_pssh([KID], scheme=scheme, content_key=KEY),  # type: ignore[arg-type]
+    ]
+    assert theirs == {b.system_id: b.to_bytes() for b in ours}

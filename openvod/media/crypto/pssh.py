@@ -8,7 +8,9 @@
 - PlayReady: a version 0 'pssh' whose data is a PlayReady Object holding one
   Rights Management header (a WRM header in UTF-16LE): version 4.0.0.0 for
   'cenc' (one KID, AESCTR), 4.3.0.0 for 'cbcs' (KIDs with ALGID AESCBC), the
-  KID in PlayReady's GUID byte order, base64, and ``LA_URL`` when given.
+  KID in PlayReady's GUID byte order, base64, its ``CHECKSUM`` when the key
+  is given (4.0), and ``LA_URL`` when given. With the same KID and key the
+  three boxes are byte for byte the ones Shaka Packager writes.
 """
 
 from __future__ import annotations
@@ -20,6 +22,9 @@ from collections.abc import Sequence
 from typing import Literal
 from xml.sax.saxutils import escape
 
+from cryptography.hazmat.primitives.ciphers import Cipher, algorithms, modes
+
+from openvod.media.crypto.sample_cipher import check_key
 from openvod.media.mp4.protection_boxes import KID_SIZE, ProtectionSystemSpecificHeaderBox
 
 COMMON_SYSTEM_ID = uuid.UUID("1077efec-c0b2-4d02-ace3-3c1e52e2fb4b").bytes
@@ -83,16 +88,34 @@ def playready_kid(key_id: bytes) -> str:
     return base64.b64encode(uuid.UUID(bytes=key_id).bytes_le).decode("ascii")
 
 
+def playready_checksum(key_id: bytes, key: bytes) -> str:
+    """The WRM header's key checksum: the first 8 bytes of AES-ECB(key, KID in GUID order)."""
+    check_key(key)
+    encryptor = Cipher(algorithms.AES(key), modes.ECB()).encryptor()
+    digest = encryptor.update(base64.b64decode(playready_kid(key_id))) + encryptor.finalize()
+    return base64.b64encode(digest[:8]).decode("ascii")
+
+
 def playready_header_xml(
-    key_ids: Sequence[bytes], *, scheme: SchemeName = "cenc", license_url: str = ""
+    key_ids: Sequence[bytes],
+    *,
+    scheme: SchemeName = "cenc",
+    license_url: str = "",
+    content_key: bytes | None = None,
 ) -> str:
-    """The WRM header: v4.0.0.0 (one KID, AESCTR) for 'cenc', v4.3.0.0 (AESCBC) for 'cbcs'."""
+    """The WRM header: v4.0.0.0 (one KID, AESCTR) for 'cenc', v4.3.0.0 (AESCBC) for 'cbcs'.
+
+    With ``content_key`` (one KID, 'cenc') the header carries its CHECKSUM.
+    """
     _check_kids(key_ids)
     la_url = f"<LA_URL>{escape(license_url)}</LA_URL>" if license_url else ""
     if scheme == "cenc" and len(key_ids) == 1:
+        checksum = ""
+        if content_key is not None:
+            checksum = f"<CHECKSUM>{playready_checksum(key_ids[0], content_key)}</CHECKSUM>"
         data = (
             "<PROTECTINFO><KEYLEN>16</KEYLEN><ALGID>AESCTR</ALGID></PROTECTINFO>"
-            f"<KID>{playready_kid(key_ids[0])}</KID>{la_url}"
+            f"<KID>{playready_kid(key_ids[0])}</KID>{checksum}{la_url}"
         )
         version = "4.0.0.0"
     else:
@@ -130,8 +153,14 @@ def parse_playready_object(data: bytes) -> str:
 
 
 def playready_pssh(
-    key_ids: Sequence[bytes], *, scheme: SchemeName = "cenc", license_url: str = ""
+    key_ids: Sequence[bytes],
+    *,
+    scheme: SchemeName = "cenc",
+    license_url: str = "",
+    content_key: bytes | None = None,
 ) -> ProtectionSystemSpecificHeaderBox:
     """The PlayReady PSSH (version 0) whose data is a PlayReady Object."""
-    xml = playready_header_xml(key_ids, scheme=scheme, license_url=license_url)
+    xml = playready_header_xml(
+        key_ids, scheme=scheme, license_url=license_url, content_key=content_key
+    )
     return ProtectionSystemSpecificHeaderBox(PLAYREADY_SYSTEM_ID, playready_object(xml))
