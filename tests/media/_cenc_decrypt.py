@@ -42,6 +42,7 @@ class Protection:
     tenc: TrackEncryptionBox
     entry_type: bytes
     original_format: str
+    sinf: bytes  # the whole 'sinf' box
 
 
 def read_protection(data: bytes) -> Protection:
@@ -59,7 +60,8 @@ def read_protection(data: bytes) -> Protection:
     tenc = find_box(sinf, [b"schi", b"tenc"])
     frma = sinf.find(b"frma")
     assert isinstance(schm, SchemeTypeBox) and isinstance(tenc, TrackEncryptionBox)
-    return Protection(schm.scheme_type, tenc, entry.kind, getattr(frma, "data_format", ""))
+    original = getattr(frma, "data_format", "")
+    return Protection(schm.scheme_type, tenc, entry.kind, original, sinf.to_bytes())
 
 
 @dataclass

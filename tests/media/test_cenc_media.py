@@ -174,6 +174,7 @@ def test_init_and_maps_match_shaka_packager(
         theirs.original_format,
     )
     assert mine.tenc == theirs.tenc  # version, KID, IV size or constant IV, pattern
+    assert mine.sinf == theirs.sinf  # frma, schm and schi/tenc, byte for byte
     iv_size = mine.tenc.per_sample_iv_size
     our_samples = read_samples(ours_bytes, iv_size)
     shaka_samples = read_samples(shaka_bytes, iv_size)
