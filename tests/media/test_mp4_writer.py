@@ -71,6 +71,7 @@ from ._mp4_media import (
     run,
     synthetic_video,
 )
+from .test_cenc_boxes import PROTECTION_EXAMPLES
 
 U32 = np.uint32
 
@@ -128,6 +129,7 @@ EXAMPLES: dict[bytes, list[Box]] = {
         TrackRunBox(0),
     ],
 }
+EXAMPLES.update(PROTECTION_EXAMPLES)
 # Containers get one example built from the leaves above.
 for _fourcc, _cls in BOX_TYPES.items():
     if issubclass(_cls, ContainerBox):

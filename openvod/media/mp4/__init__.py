@@ -2,7 +2,8 @@
 
 - :mod:`.boxes`: box headers, the :class:`Box` model, the fourcc registry,
   container boxes; :mod:`.movie_boxes`, :mod:`.table_boxes` and
-  :mod:`.fragment_boxes` hold one dataclass per box the origin reads or writes.
+  :mod:`.fragment_boxes` hold one dataclass per box the origin reads or writes;
+  :mod:`.protection_boxes` the Common Encryption boxes (sinf, tenc, senc, pssh, ...).
 - :mod:`.reader`: :func:`locate_moov` (tells the caller what to read) and
   :func:`parse_movie` ('moov' bytes to a :class:`~openvod.media.track.Movie`).
 - :mod:`.writer`: CMAF init segments and fragment plans.
@@ -10,7 +11,12 @@
 
 from __future__ import annotations
 
-from openvod.media.mp4 import fragment_boxes, movie_boxes, table_boxes  # noqa: F401 (register)
+from openvod.media.mp4 import (  # noqa: F401 (register)
+    fragment_boxes,
+    movie_boxes,
+    protection_boxes,
+    table_boxes,
+)
 from openvod.media.mp4.boxes import BOX_TYPES, Box, BoxHeader, FullBox, RawBox, parse_boxes
 from openvod.media.mp4.reader import (
     MoovLocation,
