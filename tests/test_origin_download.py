@@ -10,8 +10,8 @@ from urllib.parse import quote
 import httpx
 import pytest
 
+from openvod.httpkit.dates import format_http_date
 from openvod.origin.download import CHUNK_BYTES
-from openvod.origin.responses import http_date
 from tests.conftest import ServerHandle, make_clip, start_server
 from tests.origin_support import (
     clear_origin_caches,
@@ -128,7 +128,7 @@ def test_conditional_requests(dl: Download) -> None:
     assert get(url, **{"If-None-Match": '"other"'}).status_code == 200
     assert get(url, **{"If-Modified-Since": modified}).status_code == 304
     from datetime import UTC, datetime
-    assert get(url, **{"If-Modified-Since": http_date(datetime(2000, 1, 1, tzinfo=UTC)).decode()
+    assert get(url, **{"If-Modified-Since": format_http_date(datetime(2000, 1, 1, tzinfo=UTC))
                        }).status_code == 200
     # If-Range: the range only while the validator matches
     assert get(url, Range="bytes=0-9", **{"If-Range": etag}).status_code == 206
