@@ -28,6 +28,7 @@ from openvod.httpkit.etags import EntityTag, list_matches, parse_etag, parse_tag
 
 _SAFE_METHODS = frozenset({"GET", "HEAD"})
 _NAMES = ("if-match", "if-none-match", "if-modified-since", "if-unmodified-since", "if-range")
+_ABSENT = (None,) * len(_NAMES)
 
 
 @dataclass(frozen=True)
@@ -43,13 +44,21 @@ class Preconditions:
     @classmethod
     def from_headers(cls, headers: Mapping[str, str]) -> Preconditions:
         """Read them from a mapping of lower-case header names (as Starlette's ``Headers``)."""
-        return cls(*(headers.get(name) for name in _NAMES))
+        values = [headers.get(name) for name in _NAMES]
+        return cls(*values) if any(value is not None for value in values) else NO_PRECONDITIONS
 
     @classmethod
     def from_raw_headers(cls, headers: Mapping[bytes, bytes]) -> Preconditions:
         """Read them from raw ASGI headers keyed by lower-case name bytes."""
-        raw = (headers.get(name.encode()) for name in _NAMES)
+        get = headers.get
+        raw = (get(b"if-match"), get(b"if-none-match"), get(b"if-modified-since"),
+               get(b"if-unmodified-since"), get(b"if-range"))  # fmt: skip
+        if raw == _ABSENT:
+            return NO_PRECONDITIONS  # the common case, kept cheap for the origin
         return cls(*(None if value is None else value.decode("latin-1") for value in raw))
+
+
+NO_PRECONDITIONS = Preconditions()
 
 
 @dataclass(frozen=True)
@@ -77,6 +86,9 @@ class Verdict:
     range_applies: bool = True
 
 
+_PROCEED = Verdict(Outcome.PROCEED)
+
+
 def evaluate(
     conditions: Preconditions,
     current: Validators | None,
@@ -85,6 +97,8 @@ def evaluate(
     modified_since_on_writes: bool = False,
 ) -> Verdict:
     """The verdict on a request for a representation (``current`` None: there is none)."""
+    if conditions is NO_PRECONDITIONS:
+        return _PROCEED  # the hot path; evaluating would give the same
     safe = method.upper() in _SAFE_METHODS
     tag = parse_etag(current.etag) if current is not None else None
     modified = _seconds(current.last_modified) if current is not None else None
@@ -135,4 +149,4 @@ def _range_applies(if_range: str | None, tag: EntityTag | None, modified: dateti
     return when is not None and modified is not None and when == modified
 
 
-__all__ = ["Outcome", "Preconditions", "Validators", "Verdict", "evaluate"]
+__all__ = ["NO_PRECONDITIONS", "Outcome", "Preconditions", "Validators", "Verdict", "evaluate"]

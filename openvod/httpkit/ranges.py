@@ -23,6 +23,7 @@ from __future__ import annotations
 import enum
 import re
 from dataclasses import dataclass
+from typing import NamedTuple
 
 MAX_HEADER_CHARS = 8192
 MAX_RANGES = 64
@@ -31,9 +32,11 @@ BEYOND = 10**MAX_DIGITS  # any number with more digits: larger than any represen
 _SPEC = re.compile(r"\s*([0-9]*)\s*-\s*([0-9]*)\s*")
 
 
-@dataclass(frozen=True)
-class ByteSpan:
-    """``length`` bytes from offset ``start`` (a resolved, satisfiable range)."""
+class ByteSpan(NamedTuple):
+    """``length`` bytes from offset ``start`` (a resolved, satisfiable range).
+
+    A named tuple: the origin makes one per request, and tuples are cheap.
+    """
 
     start: int
     length: int

@@ -10,17 +10,22 @@ Range when If-Range does not match.
 
 from __future__ import annotations
 
-from dataclasses import dataclass
 from datetime import datetime
+from typing import NamedTuple
 
-from openvod.httpkit.conditionals import Outcome, Preconditions, Validators, evaluate
+from openvod.httpkit.conditionals import (
+    NO_PRECONDITIONS,
+    Outcome,
+    Preconditions,
+    Validators,
+    evaluate,
+)
 from openvod.httpkit.ranges import ByteSpan, RangeProblem, content_range, select_span
 from openvod.origin.errors import PreconditionFailedError, RangeNotSatisfiableError
 from openvod.origin.responses import HeaderList
 
 
-@dataclass(frozen=True)
-class Selection:
+class Selection(NamedTuple):
     """The status to answer with and the part of the body it carries."""
 
     status: int  # 200, 206 or 304
@@ -40,15 +45,16 @@ def select(
     headers: dict[bytes, bytes], *, etag: str, last_modified: datetime | None, size_bytes: int
 ) -> Selection:
     """The answer to a GET or HEAD of a ``size_bytes`` body with these validators."""
-    verdict = evaluate(
-        Preconditions.from_raw_headers(headers), Validators(etag, last_modified), method="GET"
-    )
+    conditions = Preconditions.from_raw_headers(headers)
+    range_header = headers.get(b"range")
+    if conditions is NO_PRECONDITIONS and range_header is None:
+        return Selection(200, ByteSpan(0, size_bytes))  # most requests: nothing to decide
+    verdict = evaluate(conditions, Validators(etag, last_modified), method="GET")
     if verdict.outcome is Outcome.FAILED:
         raise PreconditionFailedError(verdict.decided_by or "precondition")
     if verdict.outcome is Outcome.NOT_MODIFIED:
         return Selection(304, ByteSpan(0, 0))
     whole = Selection(200, ByteSpan(0, size_bytes))
-    range_header = headers.get(b"range")
     if range_header is None or not verdict.range_applies:
         return whole
     choice = select_span(range_header, size_bytes)
