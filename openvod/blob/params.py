@@ -82,7 +82,7 @@ def requested_span(headers: Headers, size_bytes: int, *, range_applies: bool) ->
     gives 416 InvalidRange when the range starts at or past the end (so for
     any range of an empty blob, which the SDK relies on).
     """
-    header = headers.get("x-ms-range")
+    header = headers.get("x-ms-range") or None  # an empty one is no range, as before
     strict = header is not None
     if header is None:
         header = headers.get("range")
