@@ -5,13 +5,15 @@ from __future__ import annotations
 import os
 from collections.abc import Iterator
 from dataclasses import dataclass
+from datetime import UTC, datetime, timedelta
+from email.utils import formatdate
 from urllib.parse import quote
 
 import httpx
 import pytest
 
+from openvod.httpkit.dates import format_http_date
 from openvod.origin.download import CHUNK_BYTES
-from openvod.origin.responses import http_date
 from tests.conftest import ServerHandle, make_clip, start_server
 from tests.origin_support import (
     clear_origin_caches,
@@ -20,6 +22,8 @@ from tests.origin_support import (
     ensure_account,
     raw_get,
     set_endpoint,
+    start_origin,
+    stop_process,
 )
 
 ODD_NAME = "my clip ü+#1.mp4"
@@ -127,8 +131,7 @@ def test_conditional_requests(dl: Download) -> None:
     assert get(url, **{"If-None-Match": f'"other", W/{etag}'}).status_code == 304
     assert get(url, **{"If-None-Match": '"other"'}).status_code == 200
     assert get(url, **{"If-Modified-Since": modified}).status_code == 304
-    from datetime import UTC, datetime
-    assert get(url, **{"If-Modified-Since": http_date(datetime(2000, 1, 1, tzinfo=UTC)).decode()
+    assert get(url, **{"If-Modified-Since": format_http_date(datetime(2000, 1, 1, tzinfo=UTC))
                        }).status_code == 200
     # If-Range: the range only while the validator matches
     assert get(url, Range="bytes=0-9", **{"If-Range": etag}).status_code == 206
@@ -174,3 +177,47 @@ def test_replaced_file_gets_a_new_etag(dl: Download) -> None:
     second = get(url, **{"If-None-Match": first.headers["etag"]})
     assert second.status_code == 200 and second.content == b"second, longer version"
     assert second.headers["etag"] != first.headers["etag"]
+
+
+HUGE = "9" * 5000
+
+
+def check_http_semantics(base_url: str, dl: Download) -> None:
+    """Absurd ranges and dates in every spelling get RFC 9110 answers, never a 500."""
+    url = f"{base_url}/{dl.locator}/{quote(dl.mp4_name)}"
+    size = len(dl.mp4)
+    past = get(url, Range=f"bytes={HUGE}-")
+    assert past.status_code == 416 and past.headers["content-range"] == f"bytes */{size}"
+    for spec in (f"bytes=0-{HUGE}", f"bytes=-{HUGE}"):
+        whole = get(url, Range=spec)
+        assert whole.status_code == 206 and whole.content == dl.mp4
+        assert whole.headers["content-range"] == f"bytes 0-{size - 1}/{size}"
+    for spec in (f"bytes={HUGE}-1", "bytes=0-" + "9" * 9000):  # invalid, or over the cap
+        ignored = get(url, Range=spec)
+        assert ignored.status_code == 200 and ignored.content == dl.mp4
+    first = get(url)
+    etag = first.headers["etag"]
+    modified = datetime.strptime(first.headers["last-modified"], "%a, %d %b %Y %H:%M:%S GMT")
+    for when, unchanged in ((modified - timedelta(days=1), False), (modified, True)):
+        minus_zero = formatdate(when.replace(tzinfo=UTC).timestamp())  # "... -0000"
+        for spelling in (minus_zero, minus_zero.removesuffix(" -0000")):
+            response = get(url, **{"If-Modified-Since": spelling})
+            assert response.status_code == (304 if unchanged else 200), spelling
+            response = get(url, **{"If-Unmodified-Since": spelling})
+            assert response.status_code == (200 if unchanged else 412), spelling
+    assert get(url, **{"If-Match": '"stale"'}).status_code == 412
+    assert get(url, **{"If-Match": etag}).status_code == 200
+    assert get(url, **{"If-Match": '"stale"', "If-None-Match": etag}).status_code == 412
+    assert get(url, **{"If-Modified-Since": "not a date"}).status_code == 200
+
+
+def test_http_semantics_in_process(dl: Download) -> None:
+    check_http_semantics(dl.server.base_url, dl)
+
+
+def test_http_semantics_of_openvod_origin(dl: Download) -> None:
+    proc, url = start_origin(dl.server, 1, None)
+    try:
+        check_http_semantics(url, dl)
+    finally:
+        stop_process(proc)

@@ -260,6 +260,15 @@ def test_segment_ranges(site: Site) -> None:
     assert get(url, Range=f"bytes={len(whole.content)}-").status_code == 416
     stale = get(url, Range="bytes=0-9", **{"If-Range": '"stale"'})
     assert stale.status_code == 200 and stale.content == whole.content
+    huge, size = "9" * 5000, len(whole.content)
+    past = get(url, Range=f"bytes={huge}-")
+    assert past.status_code == 416 and past.headers["content-range"] == f"bytes */{size}"
+    to_end = get(url, Range=f"bytes=0-{huge}")
+    assert to_end.status_code == 206 and to_end.content == whole.content
+    assert get(url, Range=f"bytes={huge}-1").content == whole.content  # invalid: ignored
+    etag = whole.headers["etag"]
+    assert get(url, **{"If-Match": '"stale"'}).status_code == 412
+    assert get(url, **{"If-Match": etag, "If-None-Match": etag}).status_code == 304
 
 
 def test_cors_preflight(site: Site) -> None:

@@ -9,10 +9,11 @@ from datetime import UTC, datetime, timedelta
 import pytest
 
 from openvod import errors
+from openvod.httpkit.ranges import ByteSpan
 from openvod.origin.app import is_api_path, split_path
 from openvod.origin.bodies import BytesBody, CachedResponse, MemfdBody, stored_body
 from openvod.origin.cache import ByteLruCache, TtlCache
-from openvod.origin.download import ByteSpan, check_download_name, content_type_for, parse_range
+from openvod.origin.download import check_download_name, content_type_for
 from openvod.origin.errors import (
     NotPublishedError,
     RangeNotSatisfiableError,
@@ -20,7 +21,7 @@ from openvod.origin.errors import (
     status_for,
 )
 from openvod.origin.publishing import Publication, PublishingResolver, parse_locator_id
-from openvod.origin.responses import none_match
+from openvod.origin.selection import select
 
 LOCATOR = "0b0c2d4e-1111-4222-8333-944455556666"
 NOW = datetime(2024, 5, 1, 12, tzinfo=UTC)
@@ -40,13 +41,15 @@ NOW = datetime(2024, 5, 1, 12, tzinfo=UTC)
     (b"pages=0-1", None),
 ])
 def test_parse_range(header: bytes, expected: ByteSpan | None) -> None:
-    assert parse_range(header, 100) == expected
+    chosen = select({b"range": header}, etag='"e"', last_modified=None, size_bytes=100)
+    assert chosen.status == (200 if expected is None else 206)
+    assert chosen.span == (expected or ByteSpan(0, 100))
 
 
 @pytest.mark.parametrize("header", [b"bytes=100-", b"bytes=100-200", b"bytes=-0"])
 def test_unsatisfiable_ranges(header: bytes) -> None:
     with pytest.raises(RangeNotSatisfiableError) as info:
-        parse_range(header, 100)
+        select({b"range": header}, etag='"e"', last_modified=None, size_bytes=100)
     assert status_for(info.value) == 416
     assert error_headers(info.value) == [(b"content-range", b"bytes */100")]
 
@@ -88,10 +91,15 @@ def test_download_names() -> None:
 
 
 def test_etag_matching() -> None:
-    assert none_match(b'"a", "b"', b'"b"')
-    assert none_match(b'W/"b"', b'"b"')
-    assert none_match(b"*", b'"b"')
-    assert not none_match(b'"a"', b'"b"')
+    def status(if_none_match: bytes) -> int:
+        chosen = select({b"if-none-match": if_none_match}, etag='"b"', last_modified=None,
+                        size_bytes=1)  # fmt: skip
+        return chosen.status
+
+    assert status(b'"a", "b"') == 304
+    assert status(b'W/"b"') == 304
+    assert status(b"*") == 304
+    assert status(b'"a"') == 200
 
 
 def test_api_paths() -> None:

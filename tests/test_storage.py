@@ -12,9 +12,11 @@ from pathlib import Path
 import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
+from starlette.datastructures import Headers
 
 from openvod.blob.errors import BlobServiceError
-from openvod.blob.urls import parse_range, remove_dot_segments, split_path
+from openvod.blob.params import requested_span
+from openvod.blob.urls import remove_dot_segments, split_path
 from openvod.blob.xml import page_listing
 from openvod.errors import (
     ConflictError,
@@ -339,6 +341,11 @@ def test_remove_dot_segments_examples() -> None:
 
 
 def test_parse_range() -> None:
+    def parse_range(header: str, size: int) -> tuple[int, int]:
+        span = requested_span(Headers({"x-ms-range": header}), size, range_applies=True)
+        assert span is not None
+        return span.start, span.last
+
     assert parse_range("bytes=0-", 10) == (0, 9)
     assert parse_range("bytes=2-4", 10) == (2, 4)
     assert parse_range("bytes=5-100", 10) == (5, 9)

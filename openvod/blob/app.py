@@ -35,13 +35,14 @@ from openvod.blob.params import (
     parse_block_id,
     parse_max_results,
     parse_md5_header,
-    pick_range_header,
+    requested_span,
 )
 from openvod.blob.responses import FileRangeResponse, blob_headers, written_headers
-from openvod.blob.urls import parse_query, parse_range, split_path
+from openvod.blob.urls import parse_query, split_path
 from openvod.blob.xml import build_blob_list, build_error, page_listing, parse_block_list
 from openvod.errors import InvalidNameError, NotFoundError, OpenvodError, StorageError
 from openvod.httpd.asgi import answer_lifespan
+from openvod.httpkit.ranges import ByteSpan, content_range
 from openvod.storage.names import validate_container_name
 from openvod.storage.sas import SAS_VERSION, check_permission, verify_sas
 from openvod.storage.store import BlobInfo, BlobStore, md5_of
@@ -335,28 +336,29 @@ class BlobApp:
 
     async def _blob_content(self, call: _Call, handle: BinaryIO, info: BlobInfo) -> Response:
         """The 200/206 answer for Get Blob; the response takes over ``handle``."""
-        check_conditions(call.headers, info, write=False)
+        verdict = check_conditions(call.headers, info, write=False)
         headers = blob_headers(info)
-        first, last, status = 0, info.size_bytes - 1, 200
-        range_header = pick_range_header(call.headers, info.size_bytes)
-        if range_header:
-            first, last = parse_range(range_header, info.size_bytes)
-            status = 206
-            headers["content-range"] = f"bytes {first}-{last}/{info.size_bytes}"
+        span = requested_span(call.headers, info.size_bytes, range_applies=verdict.range_applies)
+        status = 200 if span is None else 206
+        if span is None:
+            span = ByteSpan(0, info.size_bytes)
+        else:
+            headers["content-range"] = content_range(span, info.size_bytes)
             if "content-md5" in headers:
                 headers["x-ms-blob-content-md5"] = headers.pop("content-md5")
-        length = last - first + 1
-        headers["content-length"] = str(length)
+        headers["content-length"] = str(span.length)
         if call.headers.get("x-ms-range-get-content-md5", "").lower() == "true":
-            if not range_header or length > MAX_RANGE_MD5_BYTES:
+            if status != 206 or span.length > MAX_RANGE_MD5_BYTES:
                 raise BlobServiceError(
                     400, "OutOfRangeInput", "x-ms-range-get-content-md5 needs a range of <= 4 MiB."
                 )
-            data = await _run(_read_at, handle, first, length)
+            data = await _run(_read_at, handle, span.start, span.length)
             handle.close()
             headers["content-md5"] = base64.b64encode(md5_of(data)).decode()
             return Response(content=data, status_code=status, headers=headers)
-        return FileRangeResponse(handle, first, length, status_code=status, headers=headers)
+        return FileRangeResponse(
+            handle, span.start, span.length, status_code=status, headers=headers
+        )
 
     async def _list_blobs(self, call: _Call) -> Response:
         self._authenticate(call, blob_scope=False, required="l")

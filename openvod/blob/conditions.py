@@ -1,33 +1,19 @@
-"""HTTP conditional headers (If-Match, If-None-Match, If-[Un]Modified-Since), as Azure does."""
+"""Conditional headers on the blob endpoint: RFC 9110's verdict in Azure's error shapes.
+
+The evaluation is :func:`openvod.httpkit.conditionals.evaluate`; this module is
+the one place its outcome becomes an Azure answer: 304 or 412
+``ConditionNotMet``, and 409 ``BlobAlreadyExists`` for a write with
+``If-None-Match: *`` on a blob that exists. As Azure Storage does,
+If-Modified-Since also guards writes (412).
+"""
 
 from __future__ import annotations
-
-from datetime import datetime
-from email.utils import parsedate_to_datetime
 
 from starlette.datastructures import Headers
 
 from openvod.blob.errors import BlobServiceError
+from openvod.httpkit.conditionals import Outcome, Preconditions, Validators, Verdict, evaluate
 from openvod.storage.store import BlobInfo
-
-
-def _etags(header: str) -> set[str]:
-    tags = set()
-    for part in header.split(","):
-        tag = part.strip().removeprefix("W/")
-        if tag and not tag.startswith('"'):
-            tag = f'"{tag}"'
-        tags.add(tag)
-    return tags
-
-
-def _http_time(text: str | None) -> datetime | None:
-    if not text:
-        return None
-    try:
-        return parsedate_to_datetime(text)
-    except (TypeError, ValueError):
-        return None  # an unreadable date is ignored, as HTTP says
 
 
 def _failed() -> BlobServiceError:
@@ -38,36 +24,21 @@ def _failed() -> BlobServiceError:
     )
 
 
-def _not_modified() -> BlobServiceError:
-    return BlobServiceError(304, "ConditionNotMet", "Not modified.")
-
-
-def check_conditions(headers: Headers, info: BlobInfo | None, *, write: bool) -> None:
-    """Raise 412 (or 304 for reads, 409 for ``If-None-Match: *`` writes) if a condition fails.
+def check_conditions(headers: Headers, info: BlobInfo | None, *, write: bool) -> Verdict:
+    """The verdict (it says whether a Range may apply); raises for 304, 412 and 409.
 
     ``info`` is the blob as it is now, None if it does not exist.
     """
-    if_match = headers.get("if-match")
-    if if_match is not None and (
-        info is None or (if_match.strip() != "*" and info.etag not in _etags(if_match))
-    ):
+    conditions = Preconditions.from_headers(headers)
+    current = None if info is None else Validators(info.etag, info.last_modified)
+    verdict = evaluate(
+        conditions, current, method="PUT" if write else "GET", modified_since_on_writes=True
+    )
+    if verdict.outcome is Outcome.NOT_MODIFIED:
+        raise BlobServiceError(304, "ConditionNotMet", "Not modified.")
+    if verdict.outcome is Outcome.FAILED:
+        any_blob = (conditions.if_none_match or "").strip() == "*"
+        if write and verdict.decided_by == "if-none-match" and any_blob:
+            raise BlobServiceError(409, "BlobAlreadyExists", "The specified blob already exists.")
         raise _failed()
-    if_none_match = headers.get("if-none-match")
-    if if_none_match is not None and info is not None:
-        if if_none_match.strip() == "*":
-            if write:
-                raise BlobServiceError(
-                    409, "BlobAlreadyExists", "The specified blob already exists."
-                )
-            raise _not_modified()
-        if info.etag in _etags(if_none_match):
-            raise _failed() if write else _not_modified()
-    if info is None:
-        return
-    modified = info.last_modified.replace(microsecond=0)
-    since = _http_time(headers.get("if-modified-since"))
-    if since is not None and modified <= since:
-        raise _failed() if write else _not_modified()
-    unmodified_since = _http_time(headers.get("if-unmodified-since"))
-    if unmodified_since is not None and modified > unmodified_since:
-        raise _failed()
+    return verdict

@@ -8,7 +8,7 @@ import binascii
 from starlette.datastructures import Headers
 
 from openvod.blob.errors import BlobServiceError
-from openvod.blob.urls import parse_range
+from openvod.httpkit.ranges import ByteSpan, RangeProblem, select_span
 
 MAX_LIST_RESULTS = 5000
 
@@ -73,16 +73,28 @@ def parse_max_results(text: str | None) -> int | None:
     return value
 
 
-def pick_range_header(headers: Headers, size_bytes: int) -> str | None:
-    """``x-ms-range`` (strict), else a well-formed ``Range`` (a malformed one is ignored)."""
-    if "x-ms-range" in headers:
-        return headers["x-ms-range"]
-    candidate = headers.get("range")
-    if not candidate:
-        return None
-    try:
-        parse_range(candidate, size_bytes)
-    except BlobServiceError as exc:
-        if exc.status == 400:
+def requested_span(headers: Headers, size_bytes: int, *, range_applies: bool) -> ByteSpan | None:
+    """The byte span a Get Blob asks for; None for the whole blob.
+
+    ``x-ms-range`` is strict: malformed (or several ranges) is 400
+    InvalidHeaderValue. ``Range`` is lenient: malformed is ignored, and so is
+    the header when If-Range did not match (``range_applies`` False). Either
+    gives 416 InvalidRange when the range starts at or past the end (so for
+    any range of an empty blob, which the SDK relies on).
+    """
+    header = headers.get("x-ms-range") or None  # an empty one is no range, as before
+    strict = header is not None
+    if header is None:
+        header = headers.get("range")
+        if not header or not range_applies:
             return None
-    return candidate
+    choice = select_span(header, size_bytes, strict=strict)
+    if choice is RangeProblem.MALFORMED:
+        raise BlobServiceError(400, "InvalidHeaderValue", "The range header is malformed.")
+    if choice is RangeProblem.UNSATISFIABLE:
+        raise BlobServiceError(
+            416,
+            "InvalidRange",
+            "The range specified is invalid for the current size of the resource.",
+        )
+    return None if choice is RangeProblem.IGNORED else choice

@@ -10,7 +10,7 @@ from anyio import to_thread
 from starlette.responses import Response
 from starlette.types import Receive, Scope, Send
 
-from openvod.blob.xml import http_date
+from openvod.httpkit.dates import format_http_date
 from openvod.storage.store import BlobInfo
 
 STREAM_CHUNK_BYTES = 256 * 1024
@@ -28,10 +28,10 @@ def blob_headers(info: BlobInfo) -> dict[str, str]:
         "content-length": str(info.size_bytes),
         "content-type": info.content_type,
         "etag": info.etag,
-        "last-modified": http_date(info.last_modified),
+        "last-modified": format_http_date(info.last_modified),
         "accept-ranges": "bytes",
         "x-ms-blob-type": "BlockBlob",
-        "x-ms-creation-time": http_date(info.last_modified),
+        "x-ms-creation-time": format_http_date(info.last_modified),
         "x-ms-lease-status": "unlocked",
         "x-ms-lease-state": "available",
         "x-ms-server-encrypted": "false",
@@ -45,7 +45,7 @@ def written_headers(info: BlobInfo) -> dict[str, str]:
     """Headers of Put Blob and Put Block List."""
     return {
         "etag": info.etag,
-        "last-modified": http_date(info.last_modified),
+        "last-modified": format_http_date(info.last_modified),
         "x-ms-request-server-encrypted": "false",
         **_md5_text(info),
     }

@@ -1,13 +1,10 @@
-"""Request line parsing for the blob endpoint: path, dot segments, query and ranges."""
+"""Request line parsing for the blob endpoint: path, dot segments, and query."""
 
 from __future__ import annotations
 
-import re
 from urllib.parse import unquote
 
 from openvod.blob.errors import BlobServiceError
-
-_RANGE = re.compile(r"bytes=(\d*)-(\d*)")
 
 
 def remove_dot_segments(path: str) -> str:
@@ -70,32 +67,3 @@ def parse_query(raw_query: bytes) -> dict[str, str]:
         name, _, value = pair.partition("=")
         params.setdefault(_unquote(name, "query"), _unquote(value, "query"))
     return params
-
-
-def parse_range(header: str, size_bytes: int) -> tuple[int, int]:
-    """``(first, last)`` inclusive byte offsets for ``bytes=a-b``, ``bytes=a-`` or ``bytes=-n``.
-
-    Raises 416 InvalidRange if the range starts at or past the end (so also
-    for any range on an empty blob, which the SDK relies on), and 400 if the
-    header cannot be read.
-    """
-    match = _RANGE.fullmatch(header.strip())
-    if match is None or match.group(1) == match.group(2) == "":
-        raise BlobServiceError(400, "InvalidHeaderValue", f"Bad range header {header!r}.")
-    first_text, last_text = match.groups()
-    if first_text == "":  # suffix range: the last n bytes
-        first, last = max(size_bytes - int(last_text), 0), size_bytes - 1
-        if int(last_text) == 0:
-            first = size_bytes
-    else:
-        first = int(first_text)
-        last = min(int(last_text), size_bytes - 1) if last_text else size_bytes - 1
-        if last_text and int(last_text) < first:
-            raise BlobServiceError(400, "InvalidHeaderValue", f"Bad range header {header!r}.")
-    if first >= size_bytes:
-        raise BlobServiceError(
-            416,
-            "InvalidRange",
-            "The range specified is invalid for the current size of the resource.",
-        )
-    return first, last

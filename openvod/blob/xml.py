@@ -6,18 +6,12 @@ import base64
 import xml.etree.ElementTree as ET
 from collections.abc import Sequence
 from dataclasses import dataclass
-from datetime import datetime
-from email.utils import format_datetime
 
 from openvod.blob.errors import BlobServiceError
+from openvod.httpkit.dates import format_http_date
 from openvod.storage.store import BlobInfo
 
 _BLOCK_KINDS = ("Committed", "Uncommitted", "Latest")
-
-
-def http_date(value: datetime) -> str:
-    """RFC 1123 date as Azure writes it: ``Mon, 01 Jan 2024 00:00:00 GMT``."""
-    return format_datetime(value, usegmt=True)
 
 
 def _to_bytes(root: ET.Element) -> bytes:
@@ -116,8 +110,8 @@ def _add_blob(parent: ET.Element, info: BlobInfo) -> None:
     blob = _add(parent, "Blob")
     _add(blob, "Name", info.name)
     props = _add(blob, "Properties")
-    _add(props, "Creation-Time", http_date(info.last_modified))
-    _add(props, "Last-Modified", http_date(info.last_modified))
+    _add(props, "Creation-Time", format_http_date(info.last_modified))
+    _add(props, "Last-Modified", format_http_date(info.last_modified))
     _add(props, "Etag", info.etag.strip('"'))
     _add(props, "Content-Length", str(info.size_bytes))
     _add(props, "Content-Type", info.content_type)

@@ -27,11 +27,12 @@ import socket
 import time
 from collections import deque
 from collections.abc import Awaitable, Callable, MutableMapping
-from email.utils import formatdate
 from http import HTTPStatus
 from typing import Any
 
 import httptools
+
+from openvod.httpkit.dates import format_http_date
 
 log = logging.getLogger(__name__)
 
@@ -80,7 +81,7 @@ class _DateHeader:
         now = int(time.time())
         if now != self._second:
             self._second = now
-            self._line = b"date: " + formatdate(now, usegmt=True).encode("ascii") + b"\r\n"
+            self._line = b"date: " + format_http_date(now).encode("ascii") + b"\r\n"
         return self._line
 
 

@@ -51,14 +51,13 @@ from openvod.origin.bodies import (
     stored_body,
 )
 from openvod.origin.cache import ByteLruCache
-from openvod.origin.download import Downloads, parse_range
+from openvod.origin.download import Downloads
 from openvod.origin.errors import MalformedUrlError, NotPublishedError
 from openvod.origin.publishing import Protocol, PublishingResolver, parse_locator_id
 from openvod.origin.responses import (
     CORS_HEADERS,
     TEXT_PLAIN,
     HeaderList,
-    none_match,
     preflight_headers,
     request_headers,
     send_error,
@@ -66,6 +65,7 @@ from openvod.origin.responses import (
     send_response,
 )
 from openvod.origin.segments import build_fragment_body
+from openvod.origin.selection import select
 
 log = logging.getLogger(__name__)
 
@@ -213,10 +213,9 @@ class OriginApp:
         self.plans: ByteLruCache[tuple[str, str]] = ByteLruCache(PLAN_CACHE_BYTES)
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
-        if scope["type"] == "lifespan":
-            await answer_lifespan(receive, send)
-            return
         if scope["type"] != "http":
+            if scope["type"] == "lifespan":
+                await answer_lifespan(receive, send)
             return
         method = scope["method"]
         headers = request_headers(scope)
@@ -349,23 +348,14 @@ async def _send_entry(
         (b"etag", entry.etag),
         (b"cache-control", cache_control),
     ]
-    if_none_match = headers.get(b"if-none-match")
-    if if_none_match is not None and none_match(if_none_match, entry.etag):
+    chosen = select(headers, etag=entry.etag.decode("latin-1"), last_modified=None,
+                    size_bytes=entry.body.size)  # fmt: skip
+    if chosen.status == 304:
         await send_response(send, 304, common)
         return
     common.append((b"content-type", entry.content_type))
-    size = entry.body.size
-    range_header = headers.get(b"range")
-    span = None
-    if range_header is not None and headers.get(b"if-range", entry.etag) == entry.etag:
-        span = parse_range(range_header, size)
-    if span is None:
-        status, start, length = 200, 0, size
-    else:
-        status, start, length = 206, span.start, span.length
-        end = start + length
-        common.append((b"content-range", f"bytes {start}-{end - 1}/{size}".encode()))
-    common.append((b"content-length", str(length).encode()))
+    common += chosen.headers(entry.body.size)
+    status, start, length = chosen.status, chosen.span.start, chosen.span.length
     if head_only or length == 0:
         await send_response(send, status, common)
         return

@@ -1,9 +1,11 @@
 """Progressive download: ``/{locatorId}/{file}`` with Range, validators and conditional GETs.
 
-HTTP semantics follow RFC 9110: one byte range gives 206 with Content-Range;
-a range that starts past the end gives 416 with ``Content-Range: bytes */size``;
-several ranges get the whole file with 200 (allowed, and simpler for players
-than multipart); an unparsable Range header is ignored. If-None-Match (weak
+HTTP semantics follow RFC 9110 (see :mod:`openvod.origin.selection`): one
+byte range gives 206 with Content-Range; a range that starts past the end
+gives 416 with ``Content-Range: bytes */size``; several ranges get the whole
+file with 200 (allowed, and simpler for players than multipart); an
+unparsable Range header is ignored. Preconditions are evaluated in RFC 9110's
+order: If-Match and If-Unmodified-Since give 412, If-None-Match (weak
 comparison) and If-Modified-Since give 304; If-Range with a stale validator
 turns a range request into a full 200.
 
@@ -20,24 +22,18 @@ from __future__ import annotations
 import mimetypes
 import os
 import threading
-from dataclasses import dataclass
 from typing import BinaryIO
 
 import anyio.to_thread
 from starlette.types import Scope, Send
 
 from openvod.errors import NotFoundError, StorageError
+from openvod.httpkit.dates import format_http_date
+from openvod.httpkit.ranges import ByteSpan
 from openvod.origin.cache import SingleFlight, TtlCache
 from openvod.origin.descriptor import OwnedDescriptor
-from openvod.origin.errors import RangeNotSatisfiableError
-from openvod.origin.responses import (
-    CORS_HEADERS,
-    HeaderList,
-    http_date,
-    none_match,
-    parse_http_date,
-    send_not_modified,
-)
+from openvod.origin.responses import CORS_HEADERS, HeaderList, send_not_modified
+from openvod.origin.selection import select
 from openvod.services.locators import INTERNAL_SUFFIXES
 from openvod.storage.names import validate_blob_name
 from openvod.storage.store import DEFAULT_CONTENT_TYPE, BlobInfo, BlobStore
@@ -63,14 +59,6 @@ _TYPES = {
 }
 
 
-@dataclass(frozen=True)
-class ByteSpan:
-    """The part of a file a response carries: ``length`` bytes from ``start``."""
-
-    start: int
-    length: int
-
-
 def check_download_name(name: str) -> str:
     """``name`` if it may be downloaded; NotFoundError for internal files and unsafe names."""
     validate_blob_name(name)
@@ -87,66 +75,13 @@ def content_type_for(name: str, stored: str) -> str:
     return _TYPES.get(extension) or mimetypes.guess_type(name)[0] or DEFAULT_CONTENT_TYPE
 
 
-def parse_range(value: bytes, size_bytes: int) -> ByteSpan | None:
-    """The one span a Range header asks for; None to send the whole file.
-
-    None for a malformed header, another unit, or several ranges. Raises
-    RangeNotSatisfiableError when the single range does not overlap the file.
-    """
-    unit, _, spec = value.decode("latin-1").partition("=")
-    if unit.strip().lower() != "bytes" or "," in spec:
-        return None
-    first, dash, last = spec.strip().partition("-")
-    if not dash or not (first.isdigit() or last.isdigit()):
-        return None
-    if not first:  # suffix range: the last N bytes
-        suffix = int(last)
-        if suffix == 0 or size_bytes == 0:
-            raise RangeNotSatisfiableError(size_bytes)
-        length = min(suffix, size_bytes)
-        return ByteSpan(size_bytes - length, length)
-    if not first.isdigit() or (last and not last.isdigit()):
-        return None
-    start = int(first)
-    end = min(int(last), size_bytes - 1) if last else size_bytes - 1
-    if last and int(last) < start:
-        return None  # invalid range-spec: the header is ignored
-    if start >= size_bytes:
-        raise RangeNotSatisfiableError(size_bytes)
-    return ByteSpan(start, end - start + 1)
-
-
-def not_modified(headers: dict[bytes, bytes], info: BlobInfo) -> bool:
-    """Whether the conditional headers let a cache reuse what it has (304)."""
-    if_none_match = headers.get(b"if-none-match")
-    if if_none_match is not None:
-        return none_match(if_none_match, info.etag.encode())
-    since = headers.get(b"if-modified-since")
-    if since is None:
-        return False
-    when = parse_http_date(since)
-    return when is not None and info.last_modified.replace(microsecond=0) <= when
-
-
-def range_allowed(headers: dict[bytes, bytes], info: BlobInfo) -> bool:
-    """If-Range: ranges apply only while the validator still matches (strong comparison)."""
-    if_range = headers.get(b"if-range")
-    if if_range is None:
-        return True
-    if_range = if_range.strip()
-    if if_range.startswith((b'"', b"W/")):
-        return if_range == info.etag.encode()
-    when = parse_http_date(if_range)
-    return when is not None and when == info.last_modified.replace(microsecond=0)
-
-
 def base_headers(info: BlobInfo, max_age_seconds: int) -> HeaderList:
     """Validators, caching and CORS headers every download response carries."""
     return [
         *CORS_HEADERS,
         (b"accept-ranges", b"bytes"),
         (b"etag", info.etag.encode()),
-        (b"last-modified", http_date(info.last_modified)),
+        (b"last-modified", format_http_date(info.last_modified).encode("ascii")),
         (b"cache-control", f"public, max-age={max_age_seconds}".encode()),
     ]
 
@@ -239,23 +174,17 @@ class Downloads:
         info = blob.info
         max_age = DEFAULT_MAX_AGE_SECONDS if max_age_seconds is None else max_age_seconds
         common = base_headers(info, max_age)
-        if not_modified(headers, info):
+        chosen = select(headers, etag=info.etag, last_modified=info.last_modified,
+                        size_bytes=info.size_bytes)  # fmt: skip
+        if chosen.status == 304:
             await send_not_modified(send, common)
             return
-        span = None
-        range_header = headers.get(b"range")
-        if range_header is not None and range_allowed(headers, info):
-            span = parse_range(range_header, info.size_bytes)
-        status = 200 if span is None else 206
-        span = span or ByteSpan(0, info.size_bytes)
+        status, span = chosen.status, chosen.span
         out = [
             *common,
             (b"content-type", content_type_for(name, info.content_type).encode()),
-            (b"content-length", str(span.length).encode()),
+            *chosen.headers(info.size_bytes),
         ]
-        if status == 206:
-            last = span.start + span.length - 1
-            out.append((b"content-range", f"bytes {span.start}-{last}/{info.size_bytes}".encode()))
         await send({"type": "http.response.start", "status": status, "headers": out})
         if scope["method"] == "HEAD" or span.length == 0:
             await send({"type": "http.response.body", "body": b""})

@@ -11,6 +11,7 @@ Errors specific to the origin::
                                              protocol not enabled by the policy)
     InvalidRequestError
     ├── MalformedUrlError            -> 400 (a segment or manifest URL that does not parse)
+    ├── PreconditionFailedError      -> 412 (If-Match or If-Unmodified-Since is false)
     └── RangeNotSatisfiableError     -> 416 (carries the file size for Content-Range)
 """
 
@@ -19,6 +20,7 @@ from __future__ import annotations
 import logging
 
 from openvod import errors
+from openvod.httpkit.ranges import unsatisfied_range
 
 log = logging.getLogger(__name__)
 
@@ -29,6 +31,14 @@ class NotPublishedError(errors.NotFoundError):
 
 class MalformedUrlError(errors.InvalidRequestError):
     """A streaming URL that the origin cannot parse."""
+
+
+class PreconditionFailedError(errors.InvalidRequestError):
+    """A precondition of the request (If-Match, If-Unmodified-Since) is false."""
+
+    def __init__(self, header: str) -> None:
+        super().__init__(f"precondition failed: {header}")
+        self.header = header
 
 
 class RangeNotSatisfiableError(errors.InvalidRequestError):
@@ -42,6 +52,7 @@ class RangeNotSatisfiableError(errors.InvalidRequestError):
 # First match wins: subclasses before their bases.
 STATUS_BY_ERROR: tuple[tuple[type[BaseException], int], ...] = (
     (RangeNotSatisfiableError, 416),
+    (PreconditionFailedError, 412),
     (errors.InvalidNameError, 404),  # names that could escape the container: nothing there
     (errors.NotFoundError, 404),
     (FileNotFoundError, 404),
@@ -63,7 +74,7 @@ def status_for(exc: BaseException) -> int:
 def error_headers(exc: BaseException) -> list[tuple[bytes, bytes]]:
     """Extra headers an error response needs (Content-Range on 416)."""
     if isinstance(exc, RangeNotSatisfiableError):
-        return [(b"content-range", f"bytes */{exc.size_bytes}".encode())]
+        return [(b"content-range", unsatisfied_range(exc.size_bytes).encode())]
     return []
 
 

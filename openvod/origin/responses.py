@@ -1,4 +1,4 @@
-"""Raw ASGI response helpers shared by streaming and download: headers, CORS, validators.
+"""Raw ASGI response helpers shared by streaming and download: headers, CORS, errors.
 
 The origin answers on the raw ASGI interface (no framework objects per
 request). Header lists are ``[(lower-case name bytes, value bytes)]`` as ASGI
@@ -6,9 +6,6 @@ wants them.
 """
 
 from __future__ import annotations
-
-from datetime import datetime
-from email.utils import format_datetime, parsedate_to_datetime
 
 from starlette.types import Scope, Send
 
@@ -24,7 +21,10 @@ CORS_HEADERS: HeaderList = [
         b"Content-Length, Content-Range, Accept-Ranges, ETag, Last-Modified, Date",
     ),
 ]
-_PREFLIGHT_HEADERS = b"Range, If-None-Match, If-Modified-Since, If-Range, Origin, Accept"
+_PREFLIGHT_HEADERS = (
+    b"Range, If-Match, If-None-Match, If-Modified-Since, If-Unmodified-Since, If-Range, "
+    b"Origin, Accept"
+)
 PREFLIGHT_MAX_AGE = b"86400"
 TEXT_PLAIN = b"text/plain; charset=utf-8"
 
@@ -32,33 +32,6 @@ TEXT_PLAIN = b"text/plain; charset=utf-8"
 def request_headers(scope: Scope) -> dict[bytes, bytes]:
     """The request's headers by lower-case name (the last of repeated ones wins)."""
     return dict(scope["headers"])
-
-
-def http_date(value: datetime) -> bytes:
-    """An IMF-fixdate (``Sun, 06 Nov 1994 08:49:37 GMT``)."""
-    return format_datetime(value, usegmt=True).encode("ascii")
-
-
-def parse_http_date(value: bytes) -> datetime | None:
-    """A parsed HTTP date, or None when it does not parse (the header is then ignored)."""
-    try:
-        parsed = parsedate_to_datetime(value.decode("latin-1"))
-    except (TypeError, ValueError, IndexError):
-        return None
-    return parsed if parsed.tzinfo is not None else None
-
-
-def _opaque(tag: bytes) -> bytes:
-    tag = tag.strip()
-    return tag[2:] if tag.startswith(b"W/") else tag
-
-
-def none_match(if_none_match: bytes, etag: bytes) -> bool:
-    """Whether If-None-Match lists ``etag`` (weak comparison, as RFC 9110 asks) or is ``*``."""
-    if if_none_match.strip() == b"*":
-        return True
-    wanted = _opaque(etag)
-    return any(_opaque(tag) == wanted for tag in if_none_match.split(b","))
 
 
 def preflight_headers(headers: dict[bytes, bytes]) -> HeaderList:
