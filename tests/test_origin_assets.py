@@ -12,8 +12,9 @@ import pytest
 from openvod import errors
 from openvod.media.mp4 import plan_fragment
 from openvod.media.urls import FragmentRequest
-from openvod.origin.assets import AssetCache, AssetLoader, LoadedAsset, SourceFile
+from openvod.origin.assets import AssetCache, AssetLoader, LoadedAsset
 from openvod.origin.segments import build_fragment_body, read_ranges
+from openvod.origin.sources import SourceFile
 from openvod.storage.local import LocalBlobStore
 from tests.origin_support import ism_text, make_ladder
 
