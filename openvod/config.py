@@ -63,6 +63,13 @@ class Settings(BaseSettings):
         ge=5,
         description="A claimed job whose worker stops renewing for this long can be claimed again.",
     )
+    max_job_attempts: int = Field(
+        default=3,
+        ge=1,
+        description="Times a job is started before it ends in Error: a job whose worker "
+        "dies (its lease expires) is started again from the beginning by another worker, "
+        "up to this many times in all.",
+    )
     http_input_allowed_hosts: list[str] = Field(
         default_factory=list,
         description="Hosts JobInputHttp may download from ('*' allows any). Empty: HTTP inputs "

@@ -5,7 +5,6 @@ from __future__ import annotations
 import logging
 import os
 import socket
-import tempfile
 import threading
 import uuid
 from pathlib import Path
@@ -23,7 +22,7 @@ from openvod.errors import (
 from openvod.services import jobs as job_rules
 from openvod.services.repository import account_ref
 from openvod.storage.movie_files import write_sidecar
-from openvod.worker import queue
+from openvod.worker import queue, workdir
 from openvod.worker.inputs import DownloadError, LocalInput, resolve_inputs
 
 log = logging.getLogger(__name__)
@@ -115,7 +114,8 @@ class Worker:
         self.worker_id = worker_id or f"{socket.gethostname()}-{os.getpid()}-{uuid.uuid4().hex[:6]}"
 
     def run_forever(self, stop: threading.Event, poll_seconds: float = 0.25) -> None:
-        """Poll for jobs until ``stop`` is set."""
+        """Remove stale work folders, then poll for jobs until ``stop`` is set."""
+        workdir.remove_stale(self._work_root())
         while not stop.is_set():
             try:
                 ran = self.run_once()
@@ -127,8 +127,10 @@ class Worker:
 
     def run_once(self) -> bool:
         """Claim and run one job; False when there was none."""
+        settings = self.ctx.settings
         with self.ctx.session() as s:
-            job = queue.claim_next(s, self.worker_id, self.ctx.settings.job_lease_seconds)
+            job = queue.claim_next(s, self.worker_id, settings.job_lease_seconds,
+                                   max_attempts=settings.max_job_attempts)  # fmt: skip
             job_id = job.id if job is not None else None
         if job_id is None:
             return False
@@ -139,9 +141,8 @@ class Worker:
         beat = _Heartbeat(self.ctx, job_id, self.worker_id)
         beat.start()
         try:
-            with tempfile.TemporaryDirectory(prefix="openvod-job-",
-                                             dir=self._work_root()) as tmp:
-                self._process(job_id, Path(tmp), beat)
+            with workdir.job_folder(self._work_root()) as work:
+                self._process(job_id, work, beat)
         except JobCanceledError:
             self._finish(job_id, beat, "Canceled")
         except Exception as exc:
