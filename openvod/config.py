@@ -84,6 +84,19 @@ class Settings(BaseSettings):
         description="Byte budget of the origin's in-memory cache of built segments; 0 turns "
         "it off.",
     )
+    uncommitted_block_hours: float = Field(
+        default=168.0,
+        gt=0,
+        description="Uncommitted blocks of a blob are deleted this long after its last Put "
+        "Block when no Put Block List followed (Azure: a week); checked when the blob is "
+        "touched and swept by every worker at start and hourly.",
+    )
+    blob_max_bytes: int = Field(
+        default=50_000 * 4000 * 1024 * 1024,
+        gt=0,
+        description="Largest blob a Put Block List may make (default Azure's: 50,000 blocks "
+        "of 4000 MiB, about 190.7 TiB).",
+    )
     sas_max_hours: int = Field(default=24, description="Longest expiry listContainerSas grants.")
     log_level: str = Field(default="info", description="Python logging level name.")
 

@@ -6,6 +6,7 @@ import logging
 import os
 import socket
 import threading
+import time
 import uuid
 from pathlib import Path
 from typing import Any
@@ -26,6 +27,9 @@ from openvod.worker import queue, workdir
 from openvod.worker.inputs import DownloadError, LocalInput, resolve_inputs
 
 log = logging.getLogger(__name__)
+
+# How often a worker deletes expired uncommitted blocks from the store.
+SWEEP_SECONDS = 3600.0
 
 # AMS JobErrorCode -> (category, retry).
 _ERROR_KINDS = {
@@ -114,9 +118,14 @@ class Worker:
         self.worker_id = worker_id or f"{socket.gethostname()}-{os.getpid()}-{uuid.uuid4().hex[:6]}"
 
     def run_forever(self, stop: threading.Event, poll_seconds: float = 0.25) -> None:
-        """Remove stale work folders, then poll for jobs until ``stop`` is set."""
+        """Remove stale work folders, then poll for jobs until ``stop`` is set; expired
+        uncommitted blocks are swept at start and every :data:`SWEEP_SECONDS`."""
         workdir.remove_stale(self._work_root())
+        swept_at: float | None = None
         while not stop.is_set():
+            if swept_at is None or time.monotonic() - swept_at >= SWEEP_SECONDS:
+                swept_at = time.monotonic()
+                self._sweep_blocks()
             try:
                 ran = self.run_once()
             except Exception:
@@ -124,6 +133,15 @@ class Worker:
                 ran = False
             if not ran:
                 stop.wait(poll_seconds)
+
+    def _sweep_blocks(self) -> None:
+        try:
+            swept = self.ctx.store.sweep_expired_blocks()
+        except Exception:
+            log.exception("sweeping expired uncommitted blocks failed")
+            return
+        if swept:
+            log.info("removed the expired uncommitted blocks of %d blobs", swept)
 
     def run_once(self) -> bool:
         """Claim and run one job; False when there was none."""
