@@ -118,7 +118,6 @@ def _find(blobs: dict[str, BlobInfo], name: str) -> BlobInfo | None:
     return next((b for n, b in blobs.items() if n.lower() == lowered), None)
 
 
-
 def listing_key_of(blobs: Sequence[BlobInfo]) -> ListingKey:
     """What a presentation was built from: its blobs' names and etags."""
     return tuple(sorted((b.name, b.etag) for b in blobs))
