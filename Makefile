@@ -9,10 +9,12 @@ DATA ?= openvod-data
 
 $(BIN)/python:
 	$(PYTHON) -m venv $(VENV)
-	$(BIN)/pip install --quiet --upgrade pip
+	$(BIN)/pip install -qq --upgrade pip
 
+# -qq: errors only. editable_mode=compat: a plain .pth, without setuptools' notice about
+# the import finder it would otherwise install.
 install: $(BIN)/python
-	$(BIN)/pip install --quiet -e .
+	$(BIN)/pip install -qq -e . --config-settings editable_mode=compat
 
 dev: $(BIN)/python
 	$(BIN)/pip install --quiet -e '.[dev]'

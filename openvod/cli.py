@@ -46,8 +46,9 @@ def _settings(data_dir: Path | None, config: Path | None = None, **extra: Any) -
     settings = load_settings(config or _env_config(), data_dir=data_dir, **extra)
     logging.basicConfig(level=settings.log_level.upper(),
                         format="%(asctime)s %(levelname)s %(name)s: %(message)s")
-    # The Azure SDK logs every HTTP request at INFO: keep the CLI's output readable.
-    logging.getLogger("azure").setLevel(logging.WARNING)
+    # The Azure SDK and httpx log every HTTP request at INFO: keep the CLI's output readable.
+    for library in ("azure", "httpx", "httpcore"):
+        logging.getLogger(library).setLevel(logging.WARNING)
     return settings
 
 
@@ -358,7 +359,10 @@ def demo(
     from openvod.services.tokens import create_token
     from openvod.serving.serve import Server as OpenvodServer
 
-    settings = _settings(data_dir, host=host, port=port)
+    # Progress bars and URLs only: the server's own logs (uvicorn's too) from warnings up,
+    # unless OPENVOD_LOG_LEVEL asks for more.
+    log_level = os.environ.get("OPENVOD_LOG_LEVEL", "warning")
+    settings = _settings(data_dir, host=host, port=port, log_level=log_level)
     ctx = open_context(settings)
     with ctx.session() as session:
         token = create_token(session, "demo")

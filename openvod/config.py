@@ -63,6 +63,13 @@ class Settings(BaseSettings):
         ge=5,
         description="A claimed job whose worker stops renewing for this long can be claimed again.",
     )
+    max_job_attempts: int = Field(
+        default=3,
+        ge=1,
+        description="Times a job is started before it ends in Error: a job whose worker "
+        "dies (its lease expires) is started again from the beginning by another worker, "
+        "up to this many times in all.",
+    )
     http_input_allowed_hosts: list[str] = Field(
         default_factory=list,
         description="Hosts JobInputHttp may download from ('*' allows any). Empty: HTTP inputs "
@@ -76,6 +83,19 @@ class Settings(BaseSettings):
         ge=0,
         description="Byte budget of the origin's in-memory cache of built segments; 0 turns "
         "it off.",
+    )
+    uncommitted_block_hours: float = Field(
+        default=168.0,
+        gt=0,
+        description="Uncommitted blocks of a blob are deleted this long after its last Put "
+        "Block when no Put Block List followed (Azure: a week); checked when the blob is "
+        "touched and swept by every worker at start and hourly.",
+    )
+    blob_max_bytes: int = Field(
+        default=50_000 * 4000 * 1024 * 1024,
+        gt=0,
+        description="Largest blob a Put Block List may make (default Azure's: 50,000 blocks "
+        "of 4000 MiB, about 190.7 TiB).",
     )
     sas_max_hours: int = Field(default=24, description="Longest expiry listContainerSas grants.")
     log_level: str = Field(default="info", description="Python logging level name.")

@@ -14,6 +14,7 @@ from sqlalchemy.orm import Session, sessionmaker
 
 from openvod.config import Settings
 from openvod.db.engine import create_db_engine, migrate, session_factory
+from openvod.storage.limits import StoreLimits
 from openvod.storage.local import LocalBlobStore
 from openvod.storage.store import BlobStore
 
@@ -62,7 +63,11 @@ def open_context(settings: Settings, *, run_migrations: bool = True) -> Context:
     engine = create_db_engine(settings.resolved_database_url)
     if run_migrations:
         migrate(engine)
-    store = LocalBlobStore(data_dir / "blobs")
+    limits = StoreLimits(
+        max_blob_bytes=settings.blob_max_bytes,
+        block_expiry_seconds=settings.uncommitted_block_hours * 3600,
+    )
+    store = LocalBlobStore(data_dir / "blobs", limits)
     key = _load_or_create_key(data_dir / "keys" / "storage-account.key")
     return Context(
         settings=settings,

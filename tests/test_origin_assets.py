@@ -12,8 +12,9 @@ import pytest
 from openvod import errors
 from openvod.media.mp4 import plan_fragment
 from openvod.media.urls import FragmentRequest
-from openvod.origin.assets import AssetCache, AssetLoader, LoadedAsset, SourceFile
+from openvod.origin.assets import AssetCache, AssetLoader, LoadedAsset
 from openvod.origin.segments import build_fragment_body, read_ranges
+from openvod.origin.sources import SourceFile
 from openvod.storage.local import LocalBlobStore
 from tests.origin_support import ism_text, make_ladder
 
@@ -133,3 +134,34 @@ def test_read_ranges(store: LocalBlobStore, ladder: list[Path]) -> None:
     with pytest.raises(errors.MediaError):
         source.read(len(data) - 2, 10)
     source.close()
+
+
+def test_a_failure_is_a_value_loaded_once(store: LocalBlobStore, ladder: list[Path]) -> None:
+    import traceback
+
+    from openvod.origin.errors import BrokenAssetError
+
+    store.put_blob(CONTAINER, ladder[0].stem + ".ism", b"<smil><body><switch><video src=")
+    loader = AssetLoader(store)
+    loads: list[str] = []
+    original = loader.load
+
+    def counting(container: str, name: str, blobs: list) -> LoadedAsset:  # type: ignore[type-arg]
+        loads.append(name)
+        return original(container, name, blobs)
+
+    loader.load = counting  # type: ignore[method-assign]
+    cache = AssetCache(loader, revalidate_seconds=0)  # relisted on every request
+
+    async def scenario() -> list[int]:
+        depths = []
+        for _ in range(50):
+            with pytest.raises(BrokenAssetError) as caught:
+                await cache.get(CONTAINER, ladder[0].stem)
+            depths.append(len(traceback.extract_tb(caught.value.__traceback__)))
+            assert caught.value.file == ladder[0].stem + ".ism"
+        return depths
+
+    depths = asyncio.run(scenario())
+    assert len(set(depths)) == 1  # a fresh exception each time: no frames pile up
+    assert loads == [ladder[0].stem]  # same files: parsed once, not per request

@@ -99,3 +99,24 @@ def test_cancel_queued_job_ends_at_once(ctx: Context) -> None:
         assert row is not None and row.state == "Canceled"
         assert row.properties["outputs"][0]["state"] == "Canceled"
         assert queue.claim_next(s, "w", 30) is None
+
+
+def test_a_job_whose_lease_keeps_expiring_ends_in_error(ctx: Context) -> None:
+    job_id = _submit(ctx, "crashy")
+    other = _submit(ctx, "fine")
+    for attempt in (1, 2):
+        with ctx.session() as s:
+            job = queue.claim_next(s, f"worker-{attempt}", 30, max_attempts=2)
+            assert job is not None and job.id == job_id and job.attempts == attempt
+            job.lease_expires_at = utcnow() - timedelta(seconds=1)  # its worker died
+    with ctx.session() as s:  # the third start is refused: Error, and the next job is free
+        assert queue.claim_next(s, "worker-3", 30, max_attempts=2) is None
+    with ctx.session() as s:
+        row = s.get(Job, job_id)
+        assert row is not None and row.state == "Error" and row.lease_owner is None
+        output = row.properties["outputs"][0]
+        assert output["state"] == "Error" and output["error"]["code"] == "ServiceError"
+        message = output["error"]["message"]
+        assert "started 2 times" in message and "max_job_attempts=2" in message
+        claimed = queue.claim_next(s, "worker-3", 30, max_attempts=2)
+        assert claimed is not None and claimed.id == other

@@ -7,6 +7,7 @@ import io
 import os
 import threading
 from collections.abc import Iterator
+from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
 import pytest
@@ -25,7 +26,8 @@ from openvod.errors import (
     NotFoundError,
     StorageError,
 )
-from openvod.storage import BlobStore, LocalBlobStore, MemoryBlobStore
+from openvod.storage import BlobStore, LocalBlobStore, MemoryBlobStore, memory, staging
+from openvod.storage.limits import MAX_BLOCKS_IN_LIST, StoreLimits
 from openvod.storage.names import (
     blob_segments,
     contained_path,
@@ -112,8 +114,11 @@ def test_blocks(store: BlobStore) -> None:
     assert info.content_type == "text/plain"
     # Committed blocks can be reused; staged ones win over committed ones.
     store.stage_block(C, "big.bin", "b1", b"HELLO ")
-    store.commit_block_list(C, "big.bin", ["b1", "b2", "b2"])
-    assert store.read_range(C, "big.bin", 0, 100) == b"HELLO worldworld"
+    with pytest.raises(InvalidRequestError) as repeated:  # no blob bigger than its uploads
+        store.commit_block_list(C, "big.bin", ["b1", "b2", "b2"])
+    assert repeated.value.code == "InvalidBlockList"
+    store.commit_block_list(C, "big.bin", ["b2", "b1"])
+    assert store.read_range(C, "big.bin", 0, 100) == b"worldHELLO "
     with pytest.raises(InvalidRequestError) as caught:
         store.commit_block_list(C, "big.bin", ["b1", "b3"])
     assert caught.value.code == "InvalidBlockList"
@@ -368,3 +373,82 @@ def test_page_listing_with_delimiter() -> None:
     second = page_listing(blobs, "p/", "/", first.next_marker, 2)
     assert [e if isinstance(e, str) else e.name for e in second.entries] == ["p/c/", "p/d"]
     assert second.next_marker == ""
+
+
+# ---- streamed writes and Azure's block caps (both stores) ------------------------------
+
+
+class _Clock:
+    """A settable UTC clock for block expiry."""
+
+    def __init__(self) -> None:
+        self.now = datetime.now(UTC)
+
+    def __call__(self) -> datetime:
+        return self.now
+
+
+def _limited(kind: str, tmp_path: Path, clock: _Clock, max_blob_bytes: int = 1 << 40) -> BlobStore:
+    limits = StoreLimits(max_blob_bytes=max_blob_bytes, block_expiry_seconds=3600, clock=clock)
+    if kind == "local":
+        made: BlobStore = LocalBlobStore(tmp_path / "root", limits)
+    else:
+        made = MemoryBlobStore(limits=limits)
+    made.create_container(C)
+    return made
+
+
+@pytest.mark.parametrize("kind", ["local", "memory"])
+def test_writer_is_invisible_until_commit_and_abort_leaves_nothing(
+    kind: str, tmp_path: Path
+) -> None:
+    store = _limited(kind, tmp_path, _Clock())
+    writer = store.open_writer(C, "w.bin", "text/plain")
+    writer.write(b"abc")
+    writer.write(memoryview(b"def"))
+    with pytest.raises(NotFoundError):
+        store.get_info(C, "w.bin")
+    info = writer.commit()
+    assert (info.size_bytes, store.read_range(C, "w.bin", 0, 10)) == (6, b"abcdef")
+    aborted = store.open_writer(C, "gone.bin")
+    aborted.write(b"x" * 1000)
+    aborted.abort()
+    assert [i.name for i in store.list_blobs(C)] == ["w.bin"]
+    if kind == "local":
+        assert not list((tmp_path / "root" / "tmp").iterdir())
+    bad = store.open_writer(C, "md5.bin", content_md5=hashlib.md5(b"other").digest())
+    bad.write(b"data")
+    with pytest.raises(InvalidRequestError) as caught:
+        bad.commit()
+    assert caught.value.code == "Md5Mismatch"
+
+
+@pytest.mark.parametrize("kind", ["local", "memory"])
+def test_block_caps_and_expiry(kind: str, tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    clock = _Clock()
+    store = _limited(kind, tmp_path, clock, max_blob_bytes=10)
+    with pytest.raises(InvalidRequestError) as too_long:
+        store.commit_block_list(C, "b.bin", [f"id{n}" for n in range(MAX_BLOCKS_IN_LIST + 1)])
+    assert too_long.value.code == "BlockListTooLong"
+    store.stage_block(C, "b.bin", "one", b"123456")
+    store.stage_block(C, "b.bin", "two", b"123456")
+    with pytest.raises(InvalidRequestError) as too_big:
+        store.commit_block_list(C, "b.bin", ["one", "two"])
+    assert too_big.value.code == "InvalidBlockList"
+    monkeypatch.setattr(staging, "MAX_UNCOMMITTED_BLOCKS", 3)
+    monkeypatch.setattr(memory, "MAX_UNCOMMITTED_BLOCKS", 3)
+    store.stage_block(C, "b.bin", "three", b"3")
+    store.stage_block(C, "b.bin", "three", b"3")  # the same block again is no new block
+    with pytest.raises(ConflictError) as too_many:
+        store.stage_block(C, "b.bin", "four", b"4")
+    assert too_many.value.code == "BlockCountExceedsLimit"
+    clock.now += timedelta(hours=2)  # past the expiry: the blob's blocks are gone
+    assert store.sweep_expired_blocks() == 1
+    assert store.sweep_expired_blocks() == 0
+    with pytest.raises(InvalidRequestError):
+        store.commit_block_list(C, "b.bin", ["one"])
+    store.stage_block(C, "b.bin", "four", b"4")  # room again
+    clock.now += timedelta(minutes=59)
+    store.stage_block(C, "b.bin", "five", b"5")  # a Put Block renews the blob's blocks
+    clock.now += timedelta(minutes=59)
+    assert store.commit_block_list(C, "b.bin", ["four", "five"]).size_bytes == 2

@@ -26,7 +26,7 @@ from starlette.datastructures import Headers
 from starlette.responses import Response
 from starlette.types import Receive, Scope, Send
 
-from openvod.blob.body import ClientGone, RequestBody
+from openvod.blob.body import ClientGone, RequestBody, copy_into
 from openvod.blob.conditions import check_conditions
 from openvod.blob.errors import BlobServiceError, azure_error
 from openvod.blob.params import (
@@ -43,14 +43,15 @@ from openvod.blob.xml import build_blob_list, build_error, page_listing, parse_b
 from openvod.errors import InvalidNameError, NotFoundError, OpenvodError, StorageError
 from openvod.httpd.asgi import answer_lifespan
 from openvod.httpkit.ranges import ByteSpan, content_range
+from openvod.storage import limits
 from openvod.storage.names import validate_container_name
 from openvod.storage.sas import SAS_VERSION, check_permission, verify_sas
-from openvod.storage.store import BlobInfo, BlobStore, md5_of
+from openvod.storage.store import BlobInfo, BlobStore, BlobWriter, md5_of
 
 logger = logging.getLogger(__name__)
 
 MAX_PUT_BLOB_BYTES = 5000 * 1024 * 1024  # Azure's Put Blob limit
-MAX_BLOCK_BYTES = 100 * 1024 * 1024  # a block is held in memory; the SDK sends 4 MiB
+MAX_BLOCK_BYTES = limits.MAX_BLOCK_BYTES  # Azure's 4000 MiB: streamed to disk, never in memory
 MAX_BLOCK_LIST_BYTES = 8 * 1024 * 1024  # room for Azure's 50,000 blocks
 MAX_DRAIN_BYTES = 16 * 1024 * 1024  # read this much of a refused upload before closing
 MAX_RANGE_MD5_BYTES = 4 * 1024 * 1024  # Azure's limit for x-ms-range-get-content-md5
@@ -249,15 +250,11 @@ class BlobApp:
         content_type = call.headers.get("x-ms-blob-content-type") or call.headers.get(
             "content-type"
         )
-        reader = call.body.thread_reader(MAX_PUT_BLOB_BYTES)
-        info = await _run(
-            self.store.put_blob,
-            call.container,
-            call.blob,
-            reader,
-            content_type,
+        writer = await _run(
+            self.store.open_writer, call.container, call.blob, content_type,
             transactional or stored,
-        )
+        )  # fmt: skip
+        info = await _upload(call.body, writer, MAX_PUT_BLOB_BYTES)
         return Response(status_code=201, headers=written_headers(info))
 
     async def _put_block(self, call: _Call) -> Response:
@@ -268,10 +265,10 @@ class BlobApp:
         block_id = parse_block_id(call.query.get("blockid", ""))
         check_length(call.headers, MAX_BLOCK_BYTES)
         expected_md5 = parse_md5_header(call.headers, "content-md5")
-        data = await call.body.read(MAX_BLOCK_BYTES)
-        if expected_md5 is not None and expected_md5 != md5_of(data):
-            raise BlobServiceError(400, "Md5Mismatch", "The block's Content-MD5 does not match.")
-        await _run(self.store.stage_block, call.container, call.blob, block_id, data)
+        writer = await _run(
+            self.store.open_block_writer, call.container, call.blob, block_id, expected_md5
+        )
+        await _upload(call.body, writer, MAX_BLOCK_BYTES)
         headers = {"x-ms-request-server-encrypted": "false"}
         if expected_md5 is not None:
             headers["content-md5"] = base64.b64encode(expected_md5).decode()
@@ -399,6 +396,15 @@ class BlobApp:
 # ---- helpers ---------------------------------------------------------------
 
 
+async def _upload(body: RequestBody, writer: BlobWriter[T], limit_bytes: int) -> T:
+    """The body written through ``writer`` and committed; aborted on any failure (a client
+    that went away, a body over the limit, a failed write)."""
+    try:
+        await copy_into(body, writer, limit_bytes)
+        return await _run(writer.commit)
+    except BaseException:
+        writer.abort()
+        raise
 
 
 async def _error_response(method: str, body: RequestBody, exc: OpenvodError) -> Response:

@@ -1,16 +1,24 @@
-"""Reading request bodies without holding them in memory."""
+"""Reading request bodies without holding them in memory, and without holding a thread.
+
+The bytes of an upload are awaited on the event loop; only complete chunks
+(:data:`WRITE_CHUNK_BYTES`) go to a worker thread to be written
+(:func:`copy_into`). A client that stalls mid-body costs a coroutine, not one
+of the thread pool's threads, so stalled uploads cannot starve the server.
+"""
 
 from __future__ import annotations
 
-import io
 from collections.abc import Callable
 from typing import Any
 
-import anyio.from_thread
+from anyio import to_thread
 
 from openvod.blob.errors import BlobServiceError
+from openvod.storage.store import BlobWriter
 
 Receive = Callable[[], Any]
+# Bytes gathered on the event loop before one write in a thread.
+WRITE_CHUNK_BYTES = 1024 * 1024
 
 
 class ClientGone(Exception):
@@ -69,30 +77,18 @@ class RequestBody:
             return False
         return True
 
-    def thread_reader(self, limit_bytes: int) -> io.BufferedReader:
-        """A blocking file object over the body, for code running in a worker thread."""
-        return io.BufferedReader(_ThreadRaw(self, limit_bytes), buffer_size=1024 * 1024)
 
-
-class _ThreadRaw(io.RawIOBase):
-    """Pulls chunks from the event loop on demand (``anyio.from_thread``)."""
-
-    def __init__(self, body: RequestBody, limit_bytes: int) -> None:
-        super().__init__()
-        self._body = body
-        self._limit_bytes = limit_bytes
-        self._pending = memoryview(b"")
-
-    def readable(self) -> bool:
-        return True
-
-    def readinto(self, buffer: Any) -> int:
-        if not self._pending:
-            chunk = anyio.from_thread.run(self._body.next_chunk, self._limit_bytes)
-            if not chunk:
-                return 0
-            self._pending = memoryview(chunk)
-        size = min(len(buffer), len(self._pending))
-        buffer[:size] = self._pending[:size]
-        self._pending = self._pending[size:]
-        return size
+async def copy_into(body: RequestBody, writer: BlobWriter[Any], limit_bytes: int) -> int:
+    """Write the whole body into ``writer`` in chunks of about :data:`WRITE_CHUNK_BYTES`;
+    returns the bytes written. The caller commits or aborts the writer."""
+    pending: list[bytes] = []
+    pending_bytes = 0
+    while chunk := await body.next_chunk(limit_bytes):
+        pending.append(chunk)
+        pending_bytes += len(chunk)
+        if pending_bytes >= WRITE_CHUNK_BYTES:
+            await to_thread.run_sync(writer.write, b"".join(pending))
+            pending, pending_bytes = [], 0
+    if pending:
+        await to_thread.run_sync(writer.write, b"".join(pending))
+    return body.size_bytes

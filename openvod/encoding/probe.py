@@ -15,6 +15,7 @@ from fractions import Fraction
 from pathlib import Path
 from typing import Any, Literal
 
+from openvod.encoding.processes import child_options
 from openvod.encoding.tools import ffprobe
 from openvod.errors import MediaError
 
@@ -98,7 +99,8 @@ def probe(path: Path, *, timeout_seconds: float = 120.0) -> MediaInfo:
     log.debug("probing %s", path)
     try:
         done = subprocess.run(
-            argv, capture_output=True, text=True, timeout=timeout_seconds, check=False
+            argv, capture_output=True, text=True, timeout=timeout_seconds, check=False,
+            **child_options(),
         )
     except subprocess.TimeoutExpired as exc:
         raise MediaError(f"Probing the input file '{path.name}' took too long") from exc

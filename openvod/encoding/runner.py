@@ -3,7 +3,8 @@
 :func:`run_logged` is the only place a subprocess is started for encoding: it
 logs the command shell-quoted (paste it into a terminal to reproduce a job),
 streams stdout lines to a callback, keeps the tail of stderr for the error
-message, and on cancel terminates, then kills, the process.
+message, and on cancel terminates, then kills, the process and its group.
+Children die with the worker (:mod:`openvod.encoding.processes`).
 
 :func:`encode` writes everything into a private temporary directory and moves
 the finished files into ``output_dir`` only on success, so a failed or
@@ -31,6 +32,7 @@ from openvod.encoding.manifest import build_server_manifest
 from openvod.encoding.plan import EncodePlan, build_plan
 from openvod.encoding.presets import BuiltInPreset, Filters, StandardPreset, parse_preset
 from openvod.encoding.probe import MediaInfo, probe
+from openvod.encoding.processes import child_options, stop_group
 from openvod.encoding.source import InputFile, SourceSpec, describe_source
 from openvod.encoding.thumbnails import finish_images
 from openvod.encoding.tools import ffmpeg
@@ -80,7 +82,7 @@ def run_logged(
         stderr=subprocess.PIPE,
         text=True,
         errors="replace",
-        start_new_session=True,  # a Ctrl-C meant for the server is ours to pass on, not ffmpeg's
+        **child_options(),  # dies with its worker; its own process group
     )
     tail: deque[str] = deque(maxlen=STDERR_TAIL_LINES)
     readers = [
@@ -122,13 +124,8 @@ def _wait(process: subprocess.Popen[str], cancel: threading.Event | None, grace:
 
 
 def _stop(process: subprocess.Popen[str], grace: float) -> None:
-    """SIGTERM, then SIGKILL after ``grace`` seconds; always reaps the process."""
-    process.terminate()
-    try:
-        process.wait(timeout=grace)
-    except subprocess.TimeoutExpired:
-        process.kill()
-        process.wait()
+    """SIGTERM to its process group, then SIGKILL after ``grace`` seconds; always reaps it."""
+    stop_group(process, grace)
 
 
 class ProgressTracker:

@@ -19,7 +19,7 @@ from __future__ import annotations
 
 import re
 from collections.abc import Hashable, Mapping, Sequence
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from functools import cached_property
 from typing import Any, Literal, TypeVar
 
@@ -253,6 +253,7 @@ def build_presentation(
     if not sources:
         raise MediaError(f"presentation {name!r} lists no audio or video track")
     tracks = [_resolve_track(s, movies) for s in sources]
+    sources = _with_bitrates(sources, tracks)
     named = [_with_track_name(s, t) for s, t in zip(sources, tracks, strict=True)]
     _check_unique(named)
     video = [
@@ -292,6 +293,19 @@ def _resolve_track(source: StreamSource, movies: Mapping[str, Movie]) -> Track:
     if not len(track.samples):
         raise MediaError(f"track {source.track_id} of {source.file_name!r} has no samples")
     return track
+
+
+def _with_bitrates(sources: Sequence[StreamSource], tracks: Sequence[Track]) -> list[StreamSource]:
+    """Sources whose manifest gave no bitrate (AMS wrote ``.ism`` files without
+    ``systemBitrate``) take their track's own: made unique against the others."""
+    used = {s.bitrate_bps for s in sources if s.bitrate_bps > 0}
+    filled = []
+    for source, track in zip(sources, tracks, strict=True):
+        if source.bitrate_bps <= 0:
+            bitrate = _unique_bitrate(_track_bitrate(track), used)
+            source = replace(source, bitrate_bps=bitrate)
+        filled.append(source)
+    return filled
 
 
 def default_track_name(track: Track, bitrate_bps: int) -> str:

@@ -26,7 +26,7 @@ import anyio.to_thread
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 from openvod.context import Context
-from openvod.errors import NotFoundError
+from openvod.errors import MediaError, NotFoundError
 from openvod.httpd.asgi import answer_lifespan
 from openvod.media.dash import build_mpd
 from openvod.media.hls import build_master_playlist, build_media_playlist
@@ -289,10 +289,13 @@ class OriginApp:
         key = (asset.version, tail)
         entry = self.responses.get(key) or self.plans.get(key)
         if entry is None:
-            if asset.all_local:
-                built = build_fragment_body(asset, request)
-            else:
-                built = await anyio.to_thread.run_sync(build_fragment_body, asset, request)
+            try:
+                if asset.all_local:
+                    built = build_fragment_body(asset, request)
+                else:
+                    built = await anyio.to_thread.run_sync(build_fragment_body, asset, request)
+            except MediaError as exc:  # e.g. a source file cut short since it was indexed
+                raise asset.failed(exc) from None
             body = built.body
             etag = strong_etag(*key)
             cache = self.responses.enabled
@@ -321,7 +324,10 @@ class OriginApp:
         memo_key = ("manifest", canonical)
         entry = asset.memo.get(memo_key)
         if entry is None:
-            body = build_manifest(asset, request)
+            try:
+                body = build_manifest(asset, request)
+            except MediaError as exc:
+                raise asset.failed(exc) from None
             etag = strong_etag(asset.version, canonical)
             entry = CachedResponse(BytesBody(body), manifest_type(request), etag)
             asset.memo[memo_key] = entry

@@ -12,22 +12,27 @@ changes with it.
 
 Source files stay open (one descriptor each) while their asset is cached, so
 a segment costs a couple of ``os.pread`` calls and no ``open``.
+
+An asset that cannot be streamed (unknown name, a ``.ism`` naming a missing
+file, a truncated or garbage MP4, tracks that do not match) is remembered as
+an :class:`AssetFailure`, a plain value revalidated like a loaded asset: it is
+logged once per version of the container's files, and each request raises a
+fresh, short exception from it, so a broken asset costs no more than a good one.
 """
 
 from __future__ import annotations
 
 import hashlib
 import logging
-import os
 import time
 from collections import OrderedDict
 from collections.abc import Callable, Hashable, Sequence
-from dataclasses import dataclass, field
-from typing import Any
+from dataclasses import dataclass, field, replace
+from typing import Any, Literal
 
 import anyio.to_thread
 
-from openvod.errors import MediaError, NotFoundError, OpenvodError
+from openvod.errors import MediaError, NotFoundError, OpenvodError, StorageError
 from openvod.media.index import load_movie
 from openvod.media.ism import parse_ism
 from openvod.media.presentation import (
@@ -37,8 +42,9 @@ from openvod.media.presentation import (
     derive_sources,
 )
 from openvod.media.track import Movie
-from openvod.origin.cache import SingleFlight, TtlCache
-from openvod.origin.descriptor import OwnedDescriptor
+from openvod.origin.cache import SingleFlight
+from openvod.origin.errors import BrokenAssetError, MissingAssetFileError
+from openvod.origin.sources import SourceFile
 from openvod.storage.movie_files import SIDECAR_SUFFIX, read_movie
 from openvod.storage.store import BlobInfo, BlobStore
 
@@ -49,64 +55,10 @@ DEFAULT_REVALIDATE_SECONDS = 2.0
 ISM_SUFFIX = ".ism"
 MP4_SUFFIX = ".mp4"
 _MEDIA_SUFFIXES = (MP4_SUFFIX, MP4_SUFFIX + SIDECAR_SUFFIX)
+# Failures remembered at once (unknown names included: a client may invent them).
+MAX_FAILURES = 1024
 
-# One read covers a segment's ranges when the span is at most twice the data plus this...
-GAP_ALLOWANCE_BYTES = 64 * 1024
-# ...and at most this long (bounds the memory of one request).
-MAX_SPAN_BYTES = 32 * 1024 * 1024
-
-
-class SourceFile(OwnedDescriptor):
-    """One MP4 of an asset, open for positional reads.
-
-    Local files are read with ``os.pread`` on a descriptor opened once;
-    other stores go through ``read_range`` (a network call: never on the
-    event loop, see :attr:`is_local`).
-    """
-
-    def __init__(self, store: BlobStore, container: str, name: str) -> None:
-        self.name = name
-        self._store = store
-        self._container = container
-        path = store.local_path(container, name)
-        self._fd = os.open(path, os.O_RDONLY) if path is not None else None
-
-    @property
-    def is_local(self) -> bool:
-        """True when reads are quick page-cache preads that may run on the event loop."""
-        return self._fd is not None
-
-    def read(self, offset: int, size: int) -> bytes:
-        """``size`` bytes at ``offset`` (MediaError if the file is shorter)."""
-        if self._fd is not None:
-            data = os.pread(self._fd, size, offset)
-        else:
-            data = self._store.read_range(self._container, self.name, offset, size)
-        if len(data) != size:
-            raise MediaError(f"{self.name!r} is shorter than its index says")
-        return data
-
-
-def read_ranges(source: SourceFile, reads: Sequence[tuple[int, int]]) -> list[bytes | memoryview]:
-    """The bytes of ``reads`` (ascending ``(offset, size)``), as few preads as sensible.
-
-    In an interleaved MP4 one track's samples of a segment are many small
-    ranges separated by the other track's samples. When the gaps are small
-    next to the data, one read of the whole span plus slices beats a read
-    per range; otherwise each range is read on its own.
-    """
-    if len(reads) == 1:
-        return [source.read(*reads[0])]
-    start = reads[0][0]
-    span = reads[-1][0] + reads[-1][1] - start
-    wanted = sum(size for _, size in reads)
-    ascending = all(a[0] + a[1] <= b[0] for a, b in zip(reads, reads[1:], strict=False))
-    if not ascending or span > MAX_SPAN_BYTES or span > 2 * wanted + GAP_ALLOWANCE_BYTES:
-        return [source.read(offset, size) for offset, size in reads]
-    buffer = memoryview(source.read(start, span))
-    return [buffer[offset - start : offset - start + size] for offset, size in reads]
-
-
+ListingKey = tuple[tuple[str, str], ...]
 
 @dataclass(eq=False)
 class LoadedAsset:
@@ -116,13 +68,24 @@ class LoadedAsset:
     presentation: Presentation
     files: dict[str, SourceFile]
     version: str  # digest of the etags it was built from: part of every cache key
-    listing_key: tuple[tuple[str, str], ...]
+    listing_key: ListingKey
     checked_at: float = field(default_factory=time.monotonic)
     memo: dict[Hashable, Any] = field(default_factory=dict)  # manifests, init segments
 
     def __post_init__(self) -> None:
         self.all_local = all(f.is_local for f in self.files.values())
         """True when every source file is local: segments may be built on the event loop."""
+
+    def failed(self, exc: MediaError) -> BrokenAssetError:
+        """The error to answer for media found broken while serving this asset version
+        (logged once per version, however many requests hit it)."""
+        if isinstance(exc, BrokenAssetError):
+            return exc
+        if ("failed",) not in self.memo:
+            self.memo[("failed",)] = True
+            log.warning("cannot stream %s from container %s: %s",
+                        self.presentation.name, self.container, exc.message)  # fmt: skip
+        return BrokenAssetError(exc.message)
 
 
 def sources_from_ism(text: bytes) -> list[StreamSource]:
@@ -155,8 +118,26 @@ def _find(blobs: dict[str, BlobInfo], name: str) -> BlobInfo | None:
     return next((b for n, b in blobs.items() if n.lower() == lowered), None)
 
 
+def listing_key_of(blobs: Sequence[BlobInfo]) -> ListingKey:
+    """What a presentation was built from: its blobs' names and etags."""
+    return tuple(sorted((b.name, b.etag) for b in blobs))
+
+
+def _not_mp4(name: str, exc: Exception) -> BrokenAssetError:
+    """The error of a file whose index or moov cannot be read (no Python message in it)."""
+    if isinstance(exc, OpenvodError):
+        return BrokenAssetError(f"{name}: {exc.message}", file=name)
+    return BrokenAssetError(f"{name} is not a readable MP4 ({type(exc).__name__})", file=name)
+
+
 class AssetLoader:
-    """Builds :class:`LoadedAsset` objects from a blob store (blocking: run on a thread)."""
+    """Builds :class:`LoadedAsset` objects from a blob store (blocking: run on a thread).
+
+    Raises NotFoundError for a name the container has no manifest or MP4 for,
+    MissingAssetFileError when the ``.ism`` lists a file that is not there,
+    BrokenAssetError for anything stored that cannot be packaged, and
+    StorageError when the store fails.
+    """
 
     def __init__(self, store: BlobStore) -> None:
         self.store = store
@@ -171,12 +152,15 @@ class AssetLoader:
         ism = _find(by_name, name + ISM_SUFFIX)
         if ism is not None:
             text = self.store.read_range(container, ism.name, 0, ism.size_bytes)
-            sources = sources_from_ism(text)
-            presentation = self._build(container, name, sources, by_name)
+            try:
+                sources = sources_from_ism(text)
+            except MediaError as exc:
+                raise BrokenAssetError(f"{ism.name}: {exc.message}", file=ism.name) from None
+            presentation = self._build(container, name, sources, by_name, ism.name)
         else:
             presentation = self._derive(container, name, by_name)
         files = {f: SourceFile(self.store, container, f) for f in presentation.movies}
-        key = tuple(sorted((b.name, b.etag) for b in blobs))
+        key = listing_key_of(blobs)
         version = hashlib.blake2b(repr((container, name, key)).encode(), digest_size=12)
         return LoadedAsset(container, presentation, files, version.hexdigest(), key)
 
@@ -189,12 +173,15 @@ class AssetLoader:
         movies = {n: self._movie(container, blobs[n], blobs) for n in every}
         try:
             return build_presentation(name, derive_sources(movies), movies)
-        except MediaError:
+        except MediaError as exc:
             if len(movies) == 1:
-                raise
+                raise BrokenAssetError(exc.message, file=own.name) from None
             log.info("MP4s of %s are not one presentation; streaming %s alone", container, own.name)
-            only = {own.name: movies[own.name]}
+        only = {own.name: movies[own.name]}
+        try:
             return build_presentation(name, derive_sources(only), only)
+        except MediaError as exc:
+            raise BrokenAssetError(exc.message, file=own.name) from None
 
     def _build(
         self,
@@ -202,15 +189,22 @@ class AssetLoader:
         name: str,
         sources: list[StreamSource],
         blobs: dict[str, BlobInfo],
+        ism_name: str,
     ) -> Presentation:
         movies: dict[str, Movie] = {}
         for source in sources:
             info = blobs.get(source.file_name)
             if info is None:
-                raise MediaError(f"the .ism lists {source.file_name!r}, which is not in the asset")
+                raise MissingAssetFileError(
+                    f"{ism_name} lists {source.file_name!r}, which is not in the asset",
+                    file=source.file_name,
+                )
             if source.file_name not in movies:
                 movies[source.file_name] = self._movie(container, info, blobs)
-        return build_presentation(name, sources, movies)
+        try:
+            return build_presentation(name, sources, movies)
+        except MediaError as exc:
+            raise BrokenAssetError(f"{ism_name}: {exc.message}", file=ism_name) from None
 
     def _movie(self, container: str, info: BlobInfo, blobs: dict[str, BlobInfo]) -> Movie:
         """The MP4's index: its sidecar when present and current, else parsed from the file."""
@@ -220,7 +214,7 @@ class AssetLoader:
             try:
                 movie = load_movie(data)
             except MediaError as exc:
-                log.warning("ignoring sidecar %s/%s: %s", container, sidecar.name, exc)
+                log.warning("ignoring sidecar %s/%s: %s", container, sidecar.name, exc.message)
             else:
                 if movie.file_size_bytes == info.size_bytes:
                     return movie
@@ -229,11 +223,64 @@ class AssetLoader:
         def read(offset: int, size: int) -> bytes:
             return self.store.read_range(container, info.name, offset, size)
 
-        return read_movie(read, info.size_bytes)
+        try:
+            return read_movie(read, info.size_bytes)
+        except StorageError:
+            raise
+        except Exception as exc:  # garbage bytes may trip any check of the parser
+            raise _not_mp4(info.name, exc) from None
+
+
+FailureKind = Literal["not_found", "missing_file", "broken", "storage"]
+
+
+@dataclass(frozen=True)
+class AssetFailure:
+    """Why a (container, manifest name) cannot be streamed: a plain value, never an exception
+    object kept around (re-raising one appends frames to its traceback on every request)."""
+
+    kind: FailureKind
+    reason: str
+    file: str | None
+    listing_key: ListingKey | None  # the files it was found in (None: no listing)
+    checked_at: float = field(default_factory=time.monotonic)
+
+    @classmethod
+    def of(cls, exc: Exception, listing_key: ListingKey | None) -> AssetFailure:
+        """The failure an exception of the loader stands for."""
+        file = getattr(exc, "file", None)
+        if isinstance(exc, MissingAssetFileError):
+            return cls("missing_file", exc.message, file, listing_key)
+        if isinstance(exc, NotFoundError):
+            return cls("not_found", exc.message, None, listing_key)
+        if isinstance(exc, StorageError):
+            return cls("storage", exc.message, None, listing_key)
+        if isinstance(exc, OpenvodError):
+            return cls("broken", exc.message, file, listing_key)
+        return cls("broken", f"cannot be packaged ({type(exc).__name__})", None, listing_key)
+
+    @property
+    def worth_logging(self) -> bool:
+        """Whether the operator should hear of it (not for names nobody stored)."""
+        return self.kind in ("missing_file", "broken")
+
+    def error(self) -> OpenvodError:
+        """A fresh exception for one request."""
+        if self.kind == "not_found":
+            return NotFoundError(self.reason)
+        if self.kind == "missing_file":
+            return MissingAssetFileError(self.reason, file=self.file)
+        if self.kind == "storage":
+            return StorageError(self.reason)
+        return BrokenAssetError(self.reason, file=self.file)
 
 
 class AssetCache:
-    """LRU of loaded assets by (container, manifest name), revalidated by etags."""
+    """LRU of loaded assets by (container, manifest name), revalidated by etags.
+
+    Failures are kept beside them (at most :data:`MAX_FAILURES`) and revalidated the
+    same way: a failure is only re-tried, and logged, when the container's files change.
+    """
 
     def __init__(
         self,
@@ -247,46 +294,68 @@ class AssetCache:
         self.max_assets = max_assets
         self.revalidate_seconds = revalidate_seconds
         self._entries: OrderedDict[tuple[str, str], LoadedAsset] = OrderedDict()
-        self._flights: SingleFlight[tuple[str, str], LoadedAsset] = SingleFlight()
-        # Failed loads (unknown name, unusable media) are remembered as long as a listing,
-        # so that requests for them do not list and parse the container every time.
-        self._failures: TtlCache[tuple[str, str], OpenvodError] = TtlCache(revalidate_seconds)
+        self._failures: OrderedDict[tuple[str, str], AssetFailure] = OrderedDict()
+        self._flights: SingleFlight[tuple[str, str], LoadedAsset | AssetFailure] = SingleFlight()
         self._run_sync = run_sync or anyio.to_thread.run_sync
 
+    def _fresh(self, checked_at: float) -> bool:
+        return time.monotonic() - checked_at < self.revalidate_seconds
+
     async def get(self, container: str, name: str) -> LoadedAsset:
-        """The loaded asset (from memory when fresh), NotFoundError if there is none."""
+        """The loaded asset (from memory when fresh); raises a fresh error for a failure."""
         key = (container, name)
         entry = self._entries.get(key)
         if entry is not None:
             self._entries.move_to_end(key)
-            if time.monotonic() - entry.checked_at < self.revalidate_seconds:
+            if self._fresh(entry.checked_at):
                 return entry
         failure = self._failures.get(key)
-        if failure is not None:
-            raise failure
-        return await self._flights.run(key, lambda: self._refresh(key, entry))
+        if failure is not None and self._fresh(failure.checked_at):
+            raise failure.error()
+        result = await self._flights.run(key, lambda: self._refresh(key, entry, failure))
+        if isinstance(result, AssetFailure):
+            raise result.error()
+        return result
 
-    async def _refresh(self, key: tuple[str, str], entry: LoadedAsset | None) -> LoadedAsset:
+    async def _refresh(
+        self, key: tuple[str, str], entry: LoadedAsset | None, failure: AssetFailure | None
+    ) -> LoadedAsset | AssetFailure:
         """Relist the container; reload only when the etags changed."""
         container, name = key
         try:
             blobs = await self._run_sync(self.loader.listing, container, name)
-            listing_key = tuple(sorted((b.name, b.etag) for b in blobs))
-            if entry is not None and entry.listing_key == listing_key:
-                entry.checked_at = time.monotonic()
-                return entry
+        except Exception as exc:
+            return self._failed(key, AssetFailure.of(exc, None))
+        listing_key = listing_key_of(blobs)
+        if entry is not None and entry.listing_key == listing_key:
+            entry.checked_at = time.monotonic()
+            return entry
+        if failure is not None and failure.listing_key == listing_key:
+            return self._failed(key, replace(failure, checked_at=time.monotonic()))
+        try:
             fresh: LoadedAsset = await self._run_sync(self.loader.load, container, name, blobs)
-        except OpenvodError as exc:
-            self._entries.pop(key, None)
-            self._failures.put(key, exc)
-            raise
+        except Exception as exc:
+            found = AssetFailure.of(exc, listing_key)
+            if found.worth_logging:
+                log.warning("cannot stream %s.ism from container %s (file %s): %s",
+                            name, container, found.file or "-", found.reason)  # fmt: skip
+            return self._failed(key, found)
+        self._failures.pop(key, None)
         self._entries[key] = fresh
         self._entries.move_to_end(key)
         while len(self._entries) > self.max_assets:
             self._entries.popitem(last=False)
         return fresh
 
+    def _failed(self, key: tuple[str, str], failure: AssetFailure) -> AssetFailure:
+        self._entries.pop(key, None)
+        self._failures.pop(key, None)
+        self._failures[key] = failure
+        while len(self._failures) > MAX_FAILURES:
+            self._failures.popitem(last=False)
+        return failure
+
     def clear(self) -> None:
-        """Forget every loaded asset."""
+        """Forget every loaded asset and failure."""
         self._entries.clear()
         self._failures.clear()

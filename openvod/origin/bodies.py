@@ -26,8 +26,8 @@ from typing import Protocol
 
 from starlette.types import Send
 
-from openvod.origin.assets import SourceFile, read_ranges
 from openvod.origin.descriptor import OwnedDescriptor
+from openvod.origin.sources import SourceFile, read_ranges
 
 ZERO_COPY = "http.response.zerocopysend"
 # A ranged body goes out by sendfile when its samples are at most this many runs (the

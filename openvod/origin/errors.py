@@ -7,8 +7,11 @@ bodies are short plain text: players and CDNs read the status, not the body.
 Errors specific to the origin::
 
     NotFoundError
-    └── NotPublishedError            -> 404 (endpoint stopped, locator outside its window,
-                                             protocol not enabled by the policy)
+    ├── NotPublishedError            -> 404 (endpoint stopped, locator outside its window,
+    │                                        protocol not enabled by the policy)
+    └── MissingAssetFileError        -> 404 (the asset's .ism lists a file it does not hold)
+    MediaError
+    └── BrokenAssetError             -> 500 (a stored asset the origin cannot package)
     InvalidRequestError
     ├── MalformedUrlError            -> 400 (a segment or manifest URL that does not parse)
     ├── PreconditionFailedError      -> 412 (If-Match or If-Unmodified-Since is false)
@@ -27,6 +30,26 @@ log = logging.getLogger(__name__)
 
 class NotPublishedError(errors.NotFoundError):
     """The content exists but is not published for this request (answered like a 404)."""
+
+
+class MissingAssetFileError(errors.NotFoundError):
+    """The asset's ``.ism`` lists a file the asset does not hold; the body says which."""
+
+    def __init__(self, reason: str, *, file: str | None = None) -> None:
+        super().__init__(reason)
+        self.file = file
+
+
+class BrokenAssetError(errors.MediaError):
+    """A stored asset the origin cannot package (truncated or garbage MP4, a ``.ism`` that
+    does not parse or does not match its files); the body carries the short reason.
+
+    The origin logs it once per asset version where it is found, not per request.
+    """
+
+    def __init__(self, reason: str, *, file: str | None = None) -> None:
+        super().__init__(reason)
+        self.file = file
 
 
 class MalformedUrlError(errors.InvalidRequestError):
@@ -53,6 +76,8 @@ class RangeNotSatisfiableError(errors.InvalidRequestError):
 STATUS_BY_ERROR: tuple[tuple[type[BaseException], int], ...] = (
     (RangeNotSatisfiableError, 416),
     (PreconditionFailedError, 412),
+    (MissingAssetFileError, 404),
+    (BrokenAssetError, 500),
     (errors.InvalidNameError, 404),  # names that could escape the container: nothing there
     (errors.NotFoundError, 404),
     (FileNotFoundError, 404),
@@ -79,7 +104,18 @@ def error_headers(exc: BaseException) -> list[tuple[bytes, bytes]]:
 
 
 def error_text(exc: BaseException, status: int) -> str:
-    """The plain-text body: the domain message, never internals for a 500."""
+    """The plain-text body: the domain message, never internals for a 500.
+
+    Asset errors carry their short reason (they were logged, once, where they were
+    found); other 500s are logged here.
+    """
+    if isinstance(exc, BrokenAssetError):
+        return f"The asset is malformed: {exc.message}\n"
+    if isinstance(exc, MissingAssetFileError):
+        return f"The asset is incomplete: {exc.message}\n"
+    if isinstance(exc, errors.StorageError):
+        log.error("origin request failed: %s", exc.message)
+        return "The storage is unavailable; see the server log.\n"
     if status >= 500:
         log.error("origin request failed", exc_info=exc)
         return "Internal error; see the server log.\n"

@@ -37,9 +37,10 @@ from openvod.media.presentation import (
 from openvod.media.smooth import find_smooth_segment, plan_smooth_fragment
 from openvod.media.ts import TsSegmentPlan, TsTrackInput, apply_ts_plan, plan_and_mux_ts_segment
 from openvod.media.urls import INIT_TIME, TS_FORMATS, FragmentRequest
-from openvod.origin.assets import LoadedAsset, SourceFile, read_ranges
+from openvod.origin.assets import LoadedAsset
 from openvod.origin.bodies import BytesBody, RangedBody, ResponseBody
 from openvod.origin.cache import SizedLru
+from openvod.origin.sources import SourceFile, read_ranges
 
 VIDEO_MP4 = b"video/mp4"
 AUDIO_MP4 = b"audio/mp4"

@@ -35,14 +35,15 @@ from pathlib import Path
 from typing import Any, BinaryIO
 
 from openvod.errors import ConflictError, InvalidRequestError, NotFoundError, StorageError
+from openvod.storage.limits import StoreLimits, check_blob_size, check_block_list
 from openvod.storage.names import (
     blob_segments,
     contained_path,
     is_valid_blob_name,
     validate_container_name,
 )
+from openvod.storage.staging import LocalStaging, hash_name, read_block_sources
 from openvod.storage.store import (
-    COPY_CHUNK_BYTES,
     DEFAULT_CONTENT_TYPE,
     BlobInfo,
     check_md5,
@@ -50,13 +51,10 @@ from openvod.storage.store import (
     iter_chunks,
     validate_block_id,
 )
+from openvod.storage.writer import TempFileWriter
 
 _LOCK_STRIPES = 64
 _META_RETRIES = 20
-
-
-def _hash_name(text: str) -> str:
-    return hashlib.sha256(text.encode("utf-8")).hexdigest()
 
 
 def _blob_not_found(container: str, name: str) -> NotFoundError:
@@ -78,9 +76,13 @@ def _fsync_dir(path: Path) -> None:
 
 
 class LocalBlobStore:
-    """Blobs as plain files under ``root/containers``; safe for concurrent block uploads."""
+    """Blobs as plain files under ``root/containers``; safe for concurrent block uploads.
 
-    def __init__(self, root: Path) -> None:
+    ``limits`` caps block lists and blob sizes and decides when uncommitted
+    blocks expire (Azure's rules by default, see :mod:`openvod.storage.limits`).
+    """
+
+    def __init__(self, root: Path, limits: StoreLimits | None = None) -> None:
         root.mkdir(parents=True, exist_ok=True)
         self.root = root.resolve()
         self._containers = self.root / "containers"
@@ -92,6 +94,8 @@ class LocalBlobStore:
             if folder.is_symlink() or not folder.is_dir():
                 raise StorageError(f"{folder} must be a real folder")
         self._locks = [threading.Lock() for _ in range(_LOCK_STRIPES)]
+        self.limits = limits or StoreLimits()
+        self.staging = LocalStaging(self._staging, self.limits)
 
     # ---- paths -------------------------------------------------------------
 
@@ -111,14 +115,14 @@ class LocalBlobStore:
         return contained_path(self._existing_container_dir(container), segments)
 
     def _meta_path(self, container: str, name: str) -> Path:
-        digest = _hash_name(name)
+        digest = hash_name(name)
         return contained_path(self._meta, [container, digest[:2], digest + ".json"])
 
     def _staging_path(self, container: str, name: str) -> Path:
-        return contained_path(self._staging, [container, _hash_name(name)])
+        return self.staging.folder(container, name)
 
     def _lock(self, container: str, name: str) -> threading.Lock:
-        return self._locks[int(_hash_name(f"{container}/{name}")[:8], 16) % _LOCK_STRIPES]
+        return self._locks[int(hash_name(f"{container}/{name}")[:8], 16) % _LOCK_STRIPES]
 
     # ---- low-level writes --------------------------------------------------
 
@@ -199,7 +203,7 @@ class LocalBlobStore:
                 raise
             self._replace_into(data_file, final)
             _fsync_dir(final.parent)
-            shutil.rmtree(self._staging_path(container, name), ignore_errors=True)
+            self.staging.drop(self._staging_path(container, name))
             return self._info_from(name, st, meta)
 
     # ---- reads of sidecars -------------------------------------------------
@@ -265,6 +269,7 @@ class LocalBlobStore:
             except FileNotFoundError:
                 continue
             shutil.rmtree(trash, ignore_errors=True)
+        self.staging.forget_container(container)
 
     def container_exists(self, container: str) -> bool:
         """True if ``container`` exists."""
@@ -281,13 +286,30 @@ class LocalBlobStore:
         content_md5: bytes | None = None,
     ) -> BlobInfo:
         """Write a whole blob (see :meth:`BlobStore.put_blob`)."""
-        self._blob_path(container, name)
-        tmp, digest = self._write_temp(iter_chunks(data))
+        writer = self.open_writer(container, name, content_type, content_md5)
         try:
+            for chunk in iter_chunks(data):
+                writer.write(chunk)
+        except BaseException:
+            writer.abort()
+            raise
+        return writer.commit()
+
+    def open_writer(
+        self,
+        container: str,
+        name: str,
+        content_type: str | None = None,
+        content_md5: bytes | None = None,
+    ) -> TempFileWriter[BlobInfo]:
+        """A writer whose commit makes the blob (see :meth:`BlobStore.open_writer`)."""
+        self._blob_path(container, name)
+
+        def finish(tmp: Path, digest: bytes) -> BlobInfo:
             check_md5(content_md5, digest)
             return self._install(container, name, tmp, content_type, digest, [])
-        finally:
-            tmp.unlink(missing_ok=True)
+
+        return TempFileWriter(self._tmp, finish, self.limits.max_blob_bytes)
 
     def put_file(
         self,
@@ -316,14 +338,34 @@ class LocalBlobStore:
 
     def stage_block(self, container: str, name: str, block_id: str, data: bytes) -> None:
         """Keep ``data`` as uncommitted block ``block_id`` of blob ``name``."""
+        writer = self.open_block_writer(container, name, block_id)
+        try:
+            writer.write(data)
+        except BaseException:
+            writer.abort()
+            raise
+        writer.commit()
+
+    def open_block_writer(
+        self, container: str, name: str, block_id: str, content_md5: bytes | None = None
+    ) -> TempFileWriter[None]:
+        """A writer whose commit stages the block (see :meth:`BlobStore.open_block_writer`)."""
         self._blob_path(container, name)
         validate_block_id(block_id)
-        tmp, _ = self._write_temp(iter_chunks(data))
-        try:
-            dest = contained_path(self._staging_path(container, name), [_hash_name(block_id)])
+        self.staging.reserve(container, name, block_id)
+
+        def finish(tmp: Path, digest: bytes) -> None:
+            check_md5(content_md5, digest)
+            dest = self.staging.reserve(container, name, block_id)
+            new = not dest.exists()
             self._replace_into(tmp, dest)
-        finally:
-            tmp.unlink(missing_ok=True)
+            self.staging.staged(dest.parent, new)
+
+        return TempFileWriter(self._tmp, finish)
+
+    def sweep_expired_blocks(self) -> int:
+        """Delete uncommitted blocks past their expiry; returns how many blobs had some."""
+        return self.staging.sweep()
 
     def commit_block_list(
         self,
@@ -334,8 +376,10 @@ class LocalBlobStore:
         content_md5: bytes | None = None,
     ) -> BlobInfo:
         """Assemble the blob from staged or committed blocks (see :meth:`BlobStore`)."""
+        check_block_list(block_ids)
         path = self._blob_path(container, name)
         staging = self._staging_path(container, name)
+        self.staging.expire(staging)
         with contextlib.ExitStack() as stack:
             committed: dict[str, tuple[BinaryIO, int, int]] = {}
             current = self._open_current(path, container, name)
@@ -348,7 +392,8 @@ class LocalBlobStore:
                     offset += size
             sources = [self._block_source(staging, block_id, committed) for block_id in block_ids]
             sizes = [src.stat().st_size if isinstance(src, Path) else src[2] for src in sources]
-            tmp, digest = self._write_temp(_read_sources(sources))
+            check_blob_size(sum(sizes), self.limits)
+            tmp, digest = self._write_temp(read_block_sources(sources))
         try:
             check_md5(content_md5, digest)
             blocks = list(zip(block_ids, sizes, strict=True))
@@ -374,7 +419,7 @@ class LocalBlobStore:
     def _block_source(
         staging: Path, block_id: str, committed: dict[str, tuple[BinaryIO, int, int]]
     ) -> Path | tuple[BinaryIO, int, int]:
-        staged = contained_path(staging, [_hash_name(block_id)])
+        staged = contained_path(staging, [hash_name(block_id)])
         if staged.is_file():
             return staged
         if block_id in committed:
@@ -440,7 +485,7 @@ class LocalBlobStore:
             except FileNotFoundError:
                 raise _blob_not_found(container, name) from None
             self._meta_path(container, name).unlink(missing_ok=True)
-            shutil.rmtree(self._staging_path(container, name), ignore_errors=True)
+            self.staging.drop(self._staging_path(container, name))
             base = self._existing_container_dir(container)
             parent = path.parent
             while parent != base:
@@ -455,23 +500,6 @@ class LocalBlobStore:
         path = self._blob_path(container, name)
         self._stat_blob(path, container, name)
         return path
-
-
-def _read_sources(sources: list[Path | tuple[BinaryIO, int, int]]) -> Iterator[bytes]:
-    """Yield the bytes of staged block files and ranges of the committed blob, in order."""
-    for source in sources:
-        if isinstance(source, Path):
-            with open(source, "rb") as fh:
-                yield from iter_chunks(fh)
-            continue
-        handle, offset, remaining = source
-        handle.seek(offset)
-        while remaining > 0:
-            chunk = handle.read(min(COPY_CHUNK_BYTES, remaining))
-            if not chunk:
-                raise StorageError("committed blob is shorter than its block list")
-            remaining -= len(chunk)
-            yield chunk
 
 
 def _walk(folder: Path, segments: list[str]) -> Iterator[str]:

@@ -10,9 +10,16 @@ from collections.abc import Callable
 from dataclasses import dataclass, field, replace
 from datetime import UTC, datetime
 from pathlib import Path
-from typing import BinaryIO
+from typing import BinaryIO, Generic, TypeVar
 
 from openvod.errors import InvalidRequestError, NotFoundError
+from openvod.storage.limits import (
+    MAX_UNCOMMITTED_BLOCKS,
+    StoreLimits,
+    check_blob_size,
+    check_block_list,
+    too_many_uncommitted,
+)
 from openvod.storage.names import validate_blob_name, validate_container_name
 from openvod.storage.store import (
     DEFAULT_CONTENT_TYPE,
@@ -22,6 +29,8 @@ from openvod.storage.store import (
     iter_chunks,
     validate_block_id,
 )
+
+T = TypeVar("T")
 
 
 @dataclass
@@ -35,19 +44,47 @@ class _Blob:
 class _Container:
     blobs: dict[str, _Blob] = field(default_factory=dict)
     staged: dict[str, dict[str, bytes]] = field(default_factory=dict)
+    staged_at: dict[str, float] = field(default_factory=dict)  # last Put Block, epoch seconds
+
+
+class _BytesWriter(Generic[T]):
+    """Chunks kept in memory until ``commit`` hands them to ``finish``."""
+
+    def __init__(self, finish: Callable[[bytes], T], max_bytes: int | None = None) -> None:
+        self._finish = finish
+        self._parts: list[bytes] = []
+        self._size = 0
+        self._max_bytes = max_bytes
+
+    def write(self, chunk: bytes | memoryview) -> None:
+        self._size += len(chunk)
+        if self._max_bytes is not None and self._size > self._max_bytes:
+            raise InvalidRequestError("The blob is too large.", code="RequestBodyTooLarge")
+        self._parts.append(bytes(chunk))
+
+    def commit(self) -> T:
+        data, self._parts = b"".join(self._parts), []
+        return self._finish(data)
+
+    def abort(self) -> None:
+        self._parts = []
 
 
 class MemoryBlobStore:
     """Blobs held in dicts, with the same semantics as :class:`LocalBlobStore`.
 
-    ``clock`` lets tests control ``last_modified``.
+    ``clock`` lets tests control ``last_modified``; ``limits`` (with its own
+    clock) caps block lists and expires uncommitted blocks.
     """
 
-    def __init__(self, clock: Callable[[], datetime] | None = None) -> None:
+    def __init__(
+        self, clock: Callable[[], datetime] | None = None, limits: StoreLimits | None = None
+    ) -> None:
         self._containers: dict[str, _Container] = {}
         self._lock = threading.RLock()
         self._etags = itertools.count(0x8DC000000000000)
         self._clock = clock
+        self.limits = limits or StoreLimits()
 
     def _now(self) -> datetime:
         return self._clock() if self._clock is not None else datetime.now(UTC)
@@ -111,6 +148,7 @@ class MemoryBlobStore:
             )
             box.blobs[name] = _Blob(info=info, data=data, blocks=blocks)
             box.staged.pop(name, None)
+            box.staged_at.pop(name, None)
             return info
 
     def put_blob(
@@ -126,6 +164,65 @@ class MemoryBlobStore:
         self._container(container)
         payload = b"".join(iter_chunks(data))
         return self._commit(container, name, payload, content_type, content_md5, [])
+
+    def open_writer(
+        self,
+        container: str,
+        name: str,
+        content_type: str | None = None,
+        content_md5: bytes | None = None,
+    ) -> _BytesWriter[BlobInfo]:
+        """A writer whose commit makes the blob (see :meth:`BlobStore.open_writer`)."""
+        validate_blob_name(name)
+        self._container(container)
+
+        def finish(data: bytes) -> BlobInfo:
+            return self._commit(container, name, data, content_type, content_md5, [])
+
+        return _BytesWriter(finish, self.limits.max_blob_bytes)
+
+    def open_block_writer(
+        self, container: str, name: str, block_id: str, content_md5: bytes | None = None
+    ) -> _BytesWriter[None]:
+        """A writer whose commit stages the block (see :meth:`BlobStore.open_block_writer`)."""
+        validate_blob_name(name)
+        validate_block_id(block_id)
+        self._reserve(container, name, block_id)
+
+        def finish(data: bytes) -> None:
+            check_md5(content_md5, hashlib.md5(data, usedforsecurity=False).digest())
+            with self._lock:
+                box = self._reserve(container, name, block_id)
+                box.staged.setdefault(name, {})[block_id] = data
+                box.staged_at[name] = self.limits.clock().timestamp()
+
+        return _BytesWriter(finish)
+
+    def _reserve(self, container: str, name: str, block_id: str) -> _Container:
+        with self._lock:
+            box = self._container(container)
+            self._expire(box, name)
+            staged = box.staged.get(name, {})
+            if block_id not in staged and len(staged) >= MAX_UNCOMMITTED_BLOCKS:
+                raise too_many_uncommitted()
+            return box
+
+    def _expire(self, box: _Container, name: str) -> bool:
+        at = box.staged_at.get(name)
+        if at is None or not self.limits.expired(at):
+            return False
+        box.staged.pop(name, None)
+        box.staged_at.pop(name, None)
+        return True
+
+    def sweep_expired_blocks(self) -> int:
+        """Delete uncommitted blocks past their expiry; returns how many blobs had some."""
+        with self._lock:
+            return sum(
+                self._expire(box, name)
+                for box in self._containers.values()
+                for name in list(box.staged)
+            )
 
     def put_file(
         self,
@@ -149,10 +246,9 @@ class MemoryBlobStore:
 
     def stage_block(self, container: str, name: str, block_id: str, data: bytes) -> None:
         """Keep ``data`` as uncommitted block ``block_id`` of blob ``name``."""
-        validate_blob_name(name)
-        validate_block_id(block_id)
-        with self._lock:
-            self._container(container).staged.setdefault(name, {})[block_id] = bytes(data)
+        writer = self.open_block_writer(container, name, block_id)
+        writer.write(data)
+        writer.commit()
 
     def commit_block_list(
         self,
@@ -164,8 +260,10 @@ class MemoryBlobStore:
     ) -> BlobInfo:
         """Assemble the blob from staged or committed blocks (see :meth:`BlobStore`)."""
         validate_blob_name(name)
+        check_block_list(block_ids)
         with self._lock:
             box = self._container(container)
+            self._expire(box, name)
             staged = box.staged.get(name, {})
             current = box.blobs.get(name)
             committed: dict[str, bytes] = {}
@@ -183,6 +281,7 @@ class MemoryBlobStore:
                         code="InvalidBlockList",
                     )
                 parts.append(part)
+            check_blob_size(sum(len(part) for part in parts), self.limits)
             blocks = [(bid, len(part)) for bid, part in zip(block_ids, parts, strict=True)]
             return self._commit(container, name, b"".join(parts), content_type, content_md5, blocks)
 
@@ -216,6 +315,7 @@ class MemoryBlobStore:
             box = self._container(container)
             del box.blobs[name]
             box.staged.pop(name, None)
+            box.staged_at.pop(name, None)
 
     def local_path(self, container: str, name: str) -> Path | None:
         """Always None: memory has no files."""

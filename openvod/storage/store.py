@@ -7,12 +7,13 @@ from collections.abc import Iterator
 from dataclasses import dataclass
 from datetime import datetime
 from pathlib import Path
-from typing import BinaryIO, Protocol, runtime_checkable
+from typing import BinaryIO, Protocol, TypeVar, runtime_checkable
 
 from openvod.errors import InvalidRequestError
 
 DEFAULT_CONTENT_TYPE = "application/octet-stream"
 COPY_CHUNK_BYTES = 1024 * 1024
+T_co = TypeVar("T_co", covariant=True)
 
 
 @dataclass(frozen=True)
@@ -27,6 +28,26 @@ class BlobInfo:
     """When the blob was last written; timezone-aware UTC."""
     content_type: str = DEFAULT_CONTENT_TYPE
     content_md5: bytes | None = None
+
+
+class BlobWriter(Protocol[T_co]):
+    """An upload in progress: chunks in, then ``commit`` (visible at once) or ``abort``.
+
+    Blocking (disk or network): call ``write`` and ``commit`` from a worker
+    thread with complete chunks; ``abort`` is cheap and may run anywhere.
+    """
+
+    def write(self, chunk: bytes | memoryview) -> None:
+        """Append ``chunk``."""
+        ...
+
+    def commit(self) -> T_co:
+        """Finish the upload and make it visible (a blob's BlobInfo; None for a block)."""
+        ...
+
+    def abort(self) -> None:
+        """Forget what was written; idempotent."""
+        ...
 
 
 @runtime_checkable
@@ -66,6 +87,34 @@ class BlobStore(Protocol):
         """
         ...
 
+    def open_writer(
+        self,
+        container: str,
+        name: str,
+        content_type: str | None = None,
+        content_md5: bytes | None = None,
+    ) -> BlobWriter[BlobInfo]:
+        """Start writing a whole blob; it replaces any existing one only on ``commit``.
+
+        ``commit`` checks ``content_md5`` (``Md5Mismatch``) and discards the
+        blob's staged blocks, like :meth:`put_blob`.
+        """
+        ...
+
+    def open_block_writer(
+        self, container: str, name: str, block_id: str, content_md5: bytes | None = None
+    ) -> BlobWriter[None]:
+        """Start writing uncommitted block ``block_id``; staged on ``commit``.
+
+        Refuses a new block beyond Azure's 100,000 uncommitted blocks per blob
+        (ConflictError ``BlockCountExceedsLimit``); stale blocks expire first.
+        """
+        ...
+
+    def sweep_expired_blocks(self) -> int:
+        """Delete every blob's uncommitted blocks past their expiry; how many blobs had some."""
+        ...
+
     def put_file(
         self,
         container: str,
@@ -96,7 +145,9 @@ class BlobStore(Protocol):
 
         Each id is looked up among the staged blocks first, then among the
         blocks of the currently committed blob (Azure's "Latest"). An unknown
-        id raises InvalidRequestError with code ``InvalidBlockList``.
+        id raises InvalidRequestError with code ``InvalidBlockList``, as does a
+        repeated id or a blob past the size cap; more than 50,000 ids raise
+        ``BlockListTooLong`` (see :mod:`openvod.storage.limits`).
         """
         ...
 

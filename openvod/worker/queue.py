@@ -14,6 +14,7 @@ from sqlalchemy.orm import Session
 
 from openvod.clock import iso, utcnow
 from openvod.db.models import Job
+from openvod.services import jobs as job_rules
 
 RUNNING_STATES = ("Scheduled", "Processing", "Canceling")
 
@@ -25,11 +26,15 @@ def _claimable(now: datetime) -> ColumnElement[bool]:
     )
 
 
-def claim_next(session: Session, worker_id: str, lease_seconds: int) -> Job | None:
+def claim_next(
+    session: Session, worker_id: str, lease_seconds: int, *, max_attempts: int | None = None
+) -> Job | None:
     """Claim the most urgent claimable job for ``worker_id``; None if there is none.
 
     A job is claimable when Queued, or when its worker stopped renewing the lease
-    (it died mid-job): then it starts again from the beginning.
+    (it died mid-job): then it starts again from the beginning, unless it has
+    been started ``max_attempts`` times already: then it ends in Error (see
+    :func:`give_up`) and None is returned.
     """
     now = utcnow()
     query = (
@@ -59,6 +64,10 @@ def claim_next(session: Session, worker_id: str, lease_seconds: int) -> Job | No
         return None
     if job.state == "Canceling":
         return job  # the worker finishes the cancellation
+    if max_attempts is not None and job.attempts > max_attempts:
+        give_up(job, max_attempts, lease_seconds)
+        session.flush()
+        return None
     props = dict(job.properties)
     if old_state == "Queued":
         props["startTime"] = iso(now)
@@ -78,3 +87,28 @@ def renew_lease(
         return False, True
     job.lease_expires_at = utcnow() + timedelta(seconds=lease_seconds)
     return True, job.cancel_requested
+
+
+def give_up(job: Job, max_attempts: int, lease_seconds: int) -> None:
+    """End a job whose workers kept dying under it: Error, with a message on each output."""
+    started = job.attempts - 1
+    message = (
+        f"The job was started {started} time{'s' if started != 1 else ''} and each time its "
+        f"worker stopped before finishing (no lease renewal for {lease_seconds} s: the worker "
+        f"was killed, crashed or lost the database); it is not started again after "
+        f"max_job_attempts={max_attempts}."
+    )
+    error = {
+        "code": "ServiceError",
+        "message": message,
+        "category": "Service",
+        "retry": "MayRetry",
+        "details": [{"code": "ServiceError", "message": message}],
+    }
+    props = dict(job.properties)
+    props["outputs"] = [
+        o if o.get("state") in job_rules.FINAL_STATES else dict(o, error=error)
+        for o in props["outputs"]
+    ]
+    job.properties = props
+    job_rules.mark_final(job, "Error")

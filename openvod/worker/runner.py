@@ -5,8 +5,8 @@ from __future__ import annotations
 import logging
 import os
 import socket
-import tempfile
 import threading
+import time
 import uuid
 from pathlib import Path
 from typing import Any
@@ -23,10 +23,13 @@ from openvod.errors import (
 from openvod.services import jobs as job_rules
 from openvod.services.repository import account_ref
 from openvod.storage.movie_files import write_sidecar
-from openvod.worker import queue
+from openvod.worker import queue, workdir
 from openvod.worker.inputs import DownloadError, LocalInput, resolve_inputs
 
 log = logging.getLogger(__name__)
+
+# How often a worker deletes expired uncommitted blocks from the store.
+SWEEP_SECONDS = 3600.0
 
 # AMS JobErrorCode -> (category, retry).
 _ERROR_KINDS = {
@@ -115,8 +118,14 @@ class Worker:
         self.worker_id = worker_id or f"{socket.gethostname()}-{os.getpid()}-{uuid.uuid4().hex[:6]}"
 
     def run_forever(self, stop: threading.Event, poll_seconds: float = 0.25) -> None:
-        """Poll for jobs until ``stop`` is set."""
+        """Remove stale work folders, then poll for jobs until ``stop`` is set; expired
+        uncommitted blocks are swept at start and every :data:`SWEEP_SECONDS`."""
+        workdir.remove_stale(self._work_root())
+        swept_at: float | None = None
         while not stop.is_set():
+            if swept_at is None or time.monotonic() - swept_at >= SWEEP_SECONDS:
+                swept_at = time.monotonic()
+                self._sweep_blocks()
             try:
                 ran = self.run_once()
             except Exception:
@@ -125,10 +134,21 @@ class Worker:
             if not ran:
                 stop.wait(poll_seconds)
 
+    def _sweep_blocks(self) -> None:
+        try:
+            swept = self.ctx.store.sweep_expired_blocks()
+        except Exception:
+            log.exception("sweeping expired uncommitted blocks failed")
+            return
+        if swept:
+            log.info("removed the expired uncommitted blocks of %d blobs", swept)
+
     def run_once(self) -> bool:
         """Claim and run one job; False when there was none."""
+        settings = self.ctx.settings
         with self.ctx.session() as s:
-            job = queue.claim_next(s, self.worker_id, self.ctx.settings.job_lease_seconds)
+            job = queue.claim_next(s, self.worker_id, settings.job_lease_seconds,
+                                   max_attempts=settings.max_job_attempts)  # fmt: skip
             job_id = job.id if job is not None else None
         if job_id is None:
             return False
@@ -139,9 +159,8 @@ class Worker:
         beat = _Heartbeat(self.ctx, job_id, self.worker_id)
         beat.start()
         try:
-            with tempfile.TemporaryDirectory(prefix="openvod-job-",
-                                             dir=self._work_root()) as tmp:
-                self._process(job_id, Path(tmp), beat)
+            with workdir.job_folder(self._work_root()) as work:
+                self._process(job_id, work, beat)
         except JobCanceledError:
             self._finish(job_id, beat, "Canceled")
         except Exception as exc:

@@ -149,12 +149,31 @@ def test_renditions_in_other_timescales_align_within_a_millisecond() -> None:
         (StreamSource("nope.mp4", "video", 1, 1), "not found"),
         (StreamSource("v0.mp4", "video", 9, 1), "no track 9"),
         (StreamSource("v0.mp4", "audio", 1, 1, "aac"), "is video, not audio"),
-        (StreamSource("v0.mp4", "video", 1, 0), "bitrate must be positive"),
     ],
 )
 def test_bad_sources_are_media_errors(source: StreamSource, message: str) -> None:
     with pytest.raises(MediaError, match=message):
         build_presentation("x", [source], _movies(small_video(320, 180, 1, 1)))
+
+
+def test_sources_without_a_bitrate_take_their_tracks_own(abr: AbrSet) -> None:  # noqa: F811
+    # AMS wrote .ism files without systemBitrate for assets uploaded as-is
+    named = derive_sources(abr.movies)
+    bare = [dataclasses.replace(s, bitrate_bps=0, track_name="") for s in named]
+    p = build_presentation("x", bare, abr.movies)
+    for rendition in p.renditions:
+        track = rendition.track
+        assert rendition.bitrate_bps in (track.bitrate_bps, track.bitrate_bps + 1)
+        assert abs(rendition.average_bitrate_bps - track.bitrate_bps) < 0.05 * track.bitrate_bps
+    assert len({r.bitrate_bps for r in p.video}) == 3
+    kbps = round(p.audio[0].bitrate_bps / 1000)
+    assert p.audio[0].track_name == f"aac_und_2_{kbps}"
+    # one with, one without: the one without may not take the other's bitrate
+    track_rate = abr.movies[named[0].file_name].track("video").bitrate_bps  # type: ignore[union-attr]
+    mixed = [dataclasses.replace(named[0], bitrate_bps=track_rate),
+             dataclasses.replace(named[0], bitrate_bps=0)]  # fmt: skip
+    assert [r.bitrate_bps for r in build_presentation("x", mixed, abr.movies).video] == [
+        track_rate + 1, track_rate]
 
 
 def test_duplicate_bitrates_and_reserved_names_are_refused() -> None:
