@@ -92,7 +92,7 @@ def origin(
     """Run only the streaming origin, in several processes (stateless; scale out freely)."""
     import sys
 
-    from openvod.httpd.server import supervise
+    from openvod.httpd.supervisor import supervise
 
     settings = _settings(data_dir, config, host=host, port=port)
     open_context(settings)  # create the data folder and migrate once, before the servers start
