@@ -416,6 +416,16 @@ class HttpConnection(SocketWriter, asyncio.Protocol):
         if self.transport is not None and not self.transport.is_closing():
             self.transport.close()
 
+    def abort(self) -> None:
+        """Drop the connection now, discarding what is buffered."""
+        task = self.task
+        if self.send_blocked and task is not None and not task.done():
+            # loop.sendfile must unwind first: aborting under it makes asyncio (3.11) fail
+            # in connection_lost. The cancelled response aborts the connection itself.
+            task.cancel()
+            return
+        super().abort()
+
     def _file_sent(self) -> None:
         self.body_progress = self.loop.time()  # reading was paused while waiting
 
