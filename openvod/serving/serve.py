@@ -19,6 +19,7 @@ from openvod.api.app import create_api_app
 from openvod.blob.app import MAX_PUT_BLOB_BYTES, create_blob_app
 from openvod.context import Context
 from openvod.httpd import serve
+from openvod.httpd.protocol import ServerState
 from openvod.httpd.server import fit_limits
 from openvod.origin.app import create_origin_app, create_root_app
 from openvod.serving.limits import http_limits
@@ -45,6 +46,7 @@ class Server:
             account_key=ctx.storage_key,
         )
         self._workers: list[threading.Thread] = []
+        self.listeners: list[ServerState] = []  # of the HTTP server, once listening
 
     def _ssl_context(self) -> ssl.SSLContext | None:
         s = self.ctx.settings
@@ -81,9 +83,11 @@ class Server:
         bound: list[int] = []
         tasks = [
             asyncio.create_task(serve(self.root_app, s.host, s.port, stop, limits=api_limits,
-                                      ssl_context=self._ssl_context(), ready=bound.append)),
+                                      ssl_context=self._ssl_context(), ready=bound.append,
+                                      state_ready=self.listeners.append)),
             asyncio.create_task(serve(self.blob_app, s.host, s.resolved_blob_port, stop,
-                                      limits=blob_limits, ready=bound.append)),
+                                      limits=blob_limits, ready=bound.append,
+                                      state_ready=self.listeners.append)),
         ]  # fmt: skip
         watcher = asyncio.create_task(self._watch(stop))
         while len(bound) < len(tasks) and not any(t.done() for t in tasks):
