@@ -22,7 +22,6 @@ from collections.abc import Iterable
 from dataclasses import dataclass
 from urllib.parse import unquote_to_bytes
 
-import anyio.to_thread
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 from openvod.context import Context
@@ -48,6 +47,7 @@ from openvod.origin.bodies import (
     BytesBody,
     CachedResponse,
     RangedBody,
+    in_thread,
     stored_body,
 )
 from openvod.origin.cache import ByteLruCache
@@ -65,7 +65,7 @@ from openvod.origin.responses import (
     send_method_not_allowed,
     send_response,
 )
-from openvod.origin.segments import build_fragment_body
+from openvod.origin.segments import build_fragment_body, reads_source
 
 log = logging.getLogger(__name__)
 
@@ -290,10 +290,10 @@ class OriginApp:
         key = (asset.version, tail)
         entry = self.responses.get(key) or self.plans.get(key)
         if entry is None:
-            if asset.all_local:
-                built = build_fragment_body(asset, request)
+            if reads_source(asset, request):
+                built = await in_thread(build_fragment_body, asset, request)
             else:
-                built = await anyio.to_thread.run_sync(build_fragment_body, asset, request)
+                built = build_fragment_body(asset, request)  # from the index: no I/O
             body = built.body
             etag = strong_etag(*key)
             cache = self.responses.enabled
@@ -302,7 +302,8 @@ class OriginApp:
                 self.plans.put(key, entry)
             else:
                 if cache:
-                    data = built.data
+                    data = (await in_thread(body.materialise) if isinstance(body, RangedBody)
+                            else built.data)  # fmt: skip
                     body = stored_body(data) if zero_copy else BytesBody(data)
                 entry = CachedResponse(body, built.content_type, etag)
                 if cache:
