@@ -96,6 +96,7 @@ class HttpConnection(SocketWriter, asyncio.Protocol):
         self.accepting = True  # further requests are parsed
         self.refusal: tuple[int, bytes] | None = None  # to answer once the queue is done
         self.served = 0
+        self.abort_requested = False
         # Progress clocks (loop time) for the timeouts; see check_timeouts.
         now = self.loop.time()
         self.idle_since: float | None = now  # nothing in flight, nothing received since
@@ -419,9 +420,11 @@ class HttpConnection(SocketWriter, asyncio.Protocol):
     def abort(self) -> None:
         """Drop the connection now, discarding what is buffered."""
         task = self.task
-        if self.send_blocked and task is not None and not task.done():
+        if self.send_blocked and not self.abort_requested and task is not None and not task.done():
             # loop.sendfile must unwind first: aborting under it makes asyncio (3.11) fail
-            # in connection_lost. The cancelled response aborts the connection itself.
+            # in connection_lost. The cancelled response aborts the connection itself (and
+            # if the app swallowed the cancellation, the next sweep aborts it directly).
+            self.abort_requested = True
             task.cancel()
             return
         super().abort()
