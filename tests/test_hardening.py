@@ -350,3 +350,21 @@ def test_tls(big_file: Path, tmp_path: Path) -> None:
         payload = os.urandom(3 * 1024 * 1024)
         size, digest, _ = client.put("/upload", content=payload).text.split()
         assert int(size) == len(payload) and digest == hashlib.md5(payload).hexdigest()
+
+
+def test_after_a_dropped_remainder_the_idle_connection_is_closed(server: Running) -> None:
+    with socket.create_connection(("127.0.0.1", server.port), timeout=20) as sock:
+        sock.sendall(b"PUT /refuse HTTP/1.1\r\nHost: x\r\nContent-Length: 1000\r\n\r\n")
+        head = read_head(sock)
+        sock.sendall(b"b" * 1000)
+        data, closed = read_to_close(sock)  # keep-alive timeout (5 s), not a hang
+    assert head.startswith(b"HTTP/1.1 403 ") and closed and (head + data).endswith(b"nope!\n")
+
+
+def test_an_upgrade_request_is_answered_and_closed(server: Running) -> None:
+    with socket.create_connection(("127.0.0.1", server.port), timeout=20) as sock:
+        sock.sendall(b"GET /hello HTTP/1.1\r\nHost: x\r\nConnection: Upgrade\r\n"
+                     b"Upgrade: websocket\r\n\r\n")  # fmt: skip
+        data, closed = read_to_close(sock)
+    assert closed and data.startswith(b"HTTP/1.1 ")
+    assert wait_until(lambda: server.connections() == 0)

@@ -237,6 +237,8 @@ class HttpConnection(SocketWriter, asyncio.Protocol):
         self._parsing = None
         if request is not None:
             request.body.finish()
+        if self.task is None and not self.pending:
+            self.idle_since = self.loop.time()  # a dropped remainder ended: idle from now
         self._update_reading()
 
     # --- requests -----------------------------------------------------------------------
@@ -405,9 +407,9 @@ class HttpConnection(SocketWriter, asyncio.Protocol):
             parsing.body.fail(too_large=status == 413)
         else:
             self.refusal = (status, text)
+        self._parsing = None  # the parser is done with this connection
         self._update_reading()
         if self.task is None and not self.pending:
-            self._parsing = None
             self._start_next()
 
     # --- closing ------------------------------------------------------------------------
