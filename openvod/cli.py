@@ -104,7 +104,8 @@ def origin(
     if config is not None:
         env["OPENVOD_CONFIG"] = str(config)
     console.print(f"openvod origin on {settings.host}:{settings.port} with {workers} processes")
-    code = supervise([sys.executable, "-m", "openvod.serving.origin_process"], max(1, workers), env)
+    code = supervise([sys.executable, "-m", "openvod.serving.origin_process"], max(1, workers), env,
+                     stop_seconds=settings.graceful_seconds + 2)
     raise typer.Exit(code)
 
 

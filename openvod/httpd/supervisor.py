@@ -19,14 +19,16 @@ log = logging.getLogger(__name__)
 
 RESTART_WINDOW_SECONDS = 60.0
 RESTARTS_PER_WINDOW = 5
-# How long the children get to drain after SIGTERM before they are killed.
+# How long the children get to drain after SIGTERM before they are killed (by default).
 STOP_SECONDS = 12.0
 
 
 class Supervisor:
     """N copies of a serving command; a copy that dies is restarted (within limits)."""
 
-    def __init__(self, argv: Sequence[str], count: int, env: dict[str, str] | None = None) -> None:
+    def __init__(self, argv: Sequence[str], count: int, env: dict[str, str] | None = None,
+                 stop_seconds: float = STOP_SECONDS) -> None:  # fmt: skip
+        self.stop_seconds = stop_seconds
         self.argv = list(argv)
         self.count = count
         self.env = env
@@ -77,7 +79,7 @@ class Supervisor:
         for child in self.children:
             if child.poll() is None:
                 child.send_signal(signal.SIGTERM)
-        deadline = time.monotonic() + STOP_SECONDS
+        deadline = time.monotonic() + self.stop_seconds
         for child in self.children:
             try:
                 child.wait(timeout=max(0.1, deadline - time.monotonic()))
@@ -86,6 +88,8 @@ class Supervisor:
                 child.wait()
 
 
-def supervise(argv: Sequence[str], count: int, env: dict[str, str] | None = None) -> int:
+def supervise(argv: Sequence[str], count: int, env: dict[str, str] | None = None,
+              stop_seconds: float = STOP_SECONDS) -> int:  # fmt: skip
     """Run ``count`` copies of ``argv`` (each binding the port with SO_REUSEPORT)."""
-    return Supervisor(argv, count, env if env is not None else dict(os.environ)).run()
+    environment = env if env is not None else dict(os.environ)
+    return Supervisor(argv, count, environment, stop_seconds).run()
