@@ -82,6 +82,9 @@ def test_stalled_uploads_and_readers_do_not_freeze_the_server(published: Publish
         for index in range(STALLED):
             port, request = (blob_port, get_blob) if index % 2 else (api_port, download)
             stalled.append(stalled_socket(port, request.encode()))
+        for port in (api_port, blob_port):  # idle, and a head that never ends
+            for request in ("", "GET /healthz HTTP/1.1\r\nHost: x\r\n"):
+                stalled += [stalled_socket(port, request.encode()) for _ in range(10)]
         with httpx.Client(timeout=60) as client:
             assert client.get(f"{published.server.base_url}/healthz").status_code == 200
             got = client.get(published.blob_url("big.mp4"), headers={"x-ms-range": "bytes=0-1023"})
