@@ -368,3 +368,18 @@ def test_an_upgrade_request_is_answered_and_closed(server: Running) -> None:
         data, closed = read_to_close(sock)
     assert closed and data.startswith(b"HTTP/1.1 ")
     assert wait_until(lambda: server.connections() == 0)
+
+
+def test_a_stalled_reader_over_tls_is_dropped(big_file: Path, tmp_path: Path) -> None:
+    cert, key = ensure_dev_certificate(tmp_path, "127.0.0.1")
+    context = ssl.create_default_context(ssl.Purpose.CLIENT_AUTH)
+    context.load_cert_chain(str(cert), str(key))
+    trust = ssl.create_default_context(cafile=str(cert))
+    with running(make_app(big_file), LIMITS, ssl_context=context) as handle:
+        raw = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
+        raw.setsockopt(socket.SOL_SOCKET, socket.SO_RCVBUF, 4096)
+        raw.connect(("127.0.0.1", handle.port))
+        with trust.wrap_socket(raw, server_hostname="127.0.0.1") as sock:
+            sock.sendall(b"GET /pathsend HTTP/1.1\r\nHost: x\r\n\r\n")
+            assert wait_until(lambda: handle.connections() == 1, 10)
+            assert wait_until(lambda: handle.connections() == 0, 30)  # never read: dropped

@@ -241,7 +241,8 @@ class OriginApp:
             await self._dispatch(scope, headers, tracking_send)
         except Exception as exc:  # every error becomes a status, once
             if started:
-                log.warning("origin response failed after it started: %r", exc)
+                if not isinstance(exc, ConnectionError):  # a client going away is normal
+                    log.warning("origin response failed after it started: %r", exc)
                 raise
             await send_error(send, exc, head_only=method == "HEAD")
 
