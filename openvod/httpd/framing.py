@@ -1,4 +1,5 @@
-"""Bytes of HTTP/1.1 framing: status lines, the date header, header validation."""
+"""Bytes of HTTP/1.1 framing: status lines, the date header, header validation, and the
+few request-head fields the server itself reads."""
 
 from __future__ import annotations
 
@@ -6,6 +7,7 @@ import re
 import time
 from email.utils import formatdate
 from http import HTTPStatus
+from urllib.parse import unquote_to_bytes
 
 # RFC 9110 token characters (a field name); a field value may hold anything but CR, LF, NUL.
 _FIELD_NAME = re.compile(rb"[!#$%&'*+\-.^_`|~0-9A-Za-z]+")
@@ -71,3 +73,28 @@ def plain_response(status: int, text: bytes, *, extra: bytes = b"") -> bytes:
         + b"content-type: text/plain; charset=utf-8\r\n"
         + b"connection: close\r\ncontent-length: %d\r\n\r\n" % len(text) + text
     )  # fmt: skip
+
+
+def body_headers(headers: list[tuple[bytes, bytes]]) -> tuple[int | None, bool, bool]:
+    """(Content-Length or None, chunked, expects 100-continue) of a request head.
+
+    A Content-Length that is not a number is a ``ValueError``."""
+    declared: int | None = None
+    chunked = expects = False
+    for name, value in headers:
+        if name == b"content-length":
+            if not value.strip().isdigit():
+                raise ValueError("malformed Content-Length")
+            declared = int(value)
+        elif name == b"transfer-encoding":
+            chunked = True
+        elif name == b"expect":
+            expects = value.strip().lower() == b"100-continue"
+    return declared, chunked, expects
+
+
+def decode_path(raw_path: bytes) -> str:
+    """The ASGI ``path``: percent-decoded, UTF-8 (undecodable bytes replaced)."""
+    if b"%" not in raw_path:
+        return raw_path.decode("latin-1")
+    return unquote_to_bytes(raw_path).decode("utf-8", "replace")

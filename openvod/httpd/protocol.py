@@ -28,12 +28,16 @@ import socket
 from collections import deque
 from collections.abc import Awaitable, Callable, MutableMapping
 from typing import Any
-from urllib.parse import unquote_to_bytes
 
 import httptools
 
 from openvod.httpd.body import RequestBody
-from openvod.httpd.framing import InvalidResponseHeader, plain_response
+from openvod.httpd.framing import (
+    InvalidResponseHeader,
+    body_headers,
+    decode_path,
+    plain_response,
+)
 from openvod.httpd.limits import HttpLimits
 from openvod.httpd.responder import Request, Responder
 from openvod.httpd.writer import SocketWriter
@@ -202,7 +206,10 @@ class HttpConnection(SocketWriter, asyncio.Protocol):
             raise _Refused(431, b"Too many request header fields.\n")
 
     def on_headers_complete(self) -> None:
-        declared, chunked, expects_continue = _body_headers(self._headers)
+        try:
+            declared, chunked, expects_continue = body_headers(self._headers)
+        except ValueError:
+            raise _Refused(400, b"Malformed Content-Length.\n") from None
         if declared is not None and declared > self.limits.max_body_bytes:
             raise _Refused(413, b"Request body too large.\n")
         if len(self.pending) >= self.limits.max_pipelined_requests:
@@ -255,7 +262,7 @@ class HttpConnection(SocketWriter, asyncio.Protocol):
             "scheme": self.state.scheme,
             "method": self.parser.get_method().decode("ascii"),
             "root_path": "",
-            "path": _decode_path(raw_path),
+            "path": decode_path(raw_path),
             "raw_path": raw_path,
             "query_string": parsed.query or b"",
             "headers": self._headers,
@@ -490,24 +497,3 @@ class HttpConnection(SocketWriter, asyncio.Protocol):
                 limits.header_timeout_seconds)  # fmt: skip
             if now - self.idle_since > timeout:
                 self._close()
-
-def _body_headers(headers: list[tuple[bytes, bytes]]) -> tuple[int | None, bool, bool]:
-    """(Content-Length or None, chunked, expects 100-continue) of a request head."""
-    declared: int | None = None
-    chunked = expects = False
-    for name, value in headers:
-        if name == b"content-length":
-            if not value.strip().isdigit():
-                raise _Refused(400, b"Malformed Content-Length.\n")
-            declared = int(value)
-        elif name == b"transfer-encoding":
-            chunked = True
-        elif name == b"expect":
-            expects = value.strip().lower() == b"100-continue"
-    return declared, chunked, expects
-
-
-def _decode_path(raw_path: bytes) -> str:
-    if b"%" not in raw_path:
-        return raw_path.decode("latin-1")
-    return unquote_to_bytes(raw_path).decode("utf-8", "replace")
