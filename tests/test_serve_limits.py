@@ -153,3 +153,19 @@ def _listening(base_url: str) -> bool:
     except OSError:
         return False
     return True
+
+
+def test_sdk_uploads_in_4_mib_blocks_stream_through(published: Published) -> None:
+    from azure.storage.blob import ContainerClient
+
+    container_url = f"{published.server.blob_url}/{published.container}?{published.sas}"
+    client = ContainerClient.from_container_url(
+        container_url, max_single_put_size=4 * 1024 * 1024, max_block_size=4 * 1024 * 1024
+    )
+    data = os.urandom(9 * 1024 * 1024 + 7)
+    client.upload_blob("blocks.bin", data, max_concurrency=3)  # Put Block x3 + Put Block List
+    single = os.urandom(3 * 1024 * 1024)
+    client.upload_blob("single.bin", single)  # one streamed Put Blob
+    with httpx.Client(timeout=60) as http:
+        assert http.get(published.blob_url("blocks.bin")).content == data
+        assert http.get(published.blob_url("single.bin")).content == single
