@@ -97,15 +97,20 @@ def test_kill_9_of_a_serving_process_under_wrk_load(
         stop_process(proc)
 
 
+@pytest.mark.parametrize("command", ["origin-process", "serve"])
 def test_sigterm_lets_a_download_finish_then_exits_0(
-    published: tuple[ServerHandle, str, str],
+    published: tuple[ServerHandle, str, str], command: str
 ) -> None:
     server, base, container = published
     data_dir = server.ctx.settings.resolved_data_dir
     port = free_port()
     env = dict(os.environ, OPENVOD_LOG_LEVEL="warning", OPENVOD_DATA_DIR=str(data_dir),
                OPENVOD_PORT=str(port), OPENVOD_HOST="127.0.0.1")  # fmt: skip
-    proc = subprocess.Popen([sys.executable, "-m", "openvod.serving.origin_process"], env=env)
+    argv = [sys.executable, "-m", "openvod.serving.origin_process"]
+    if command == "serve":  # the whole service: API + origin and blob listeners
+        argv = [str(Path(sys.executable).with_name("openvod")), "serve", "--no-worker",
+                "--blob-port", str(free_port())]  # fmt: skip
+    proc = subprocess.Popen(argv, env=env)
     try:
         assert wait_until(lambda: _answers(port), 30)
         with socket.create_connection(("127.0.0.1", port), timeout=30) as sock:
