@@ -93,7 +93,7 @@ def origin(
     """Run only the streaming origin, in several processes (stateless; scale out freely)."""
     import sys
 
-    from openvod.httpd.server import supervise
+    from openvod.httpd.supervisor import supervise
 
     settings = _settings(data_dir, config, host=host, port=port)
     open_context(settings)  # create the data folder and migrate once, before the servers start
@@ -105,7 +105,8 @@ def origin(
     if config is not None:
         env["OPENVOD_CONFIG"] = str(config)
     console.print(f"openvod origin on {settings.host}:{settings.port} with {workers} processes")
-    code = supervise([sys.executable, "-m", "openvod.serving.origin_process"], max(1, workers), env)
+    code = supervise([sys.executable, "-m", "openvod.serving.origin_process"], max(1, workers), env,
+                     stop_seconds=settings.graceful_seconds + 2)
     raise typer.Exit(code)
 
 
@@ -359,7 +360,7 @@ def demo(
     from openvod.services.tokens import create_token
     from openvod.serving.serve import Server as OpenvodServer
 
-    # Progress bars and URLs only: the server's own logs (uvicorn's too) from warnings up,
+    # Progress bars and URLs only: the server's own logs from warnings up,
     # unless OPENVOD_LOG_LEVEL asks for more.
     log_level = os.environ.get("OPENVOD_LOG_LEVEL", "warning")
     settings = _settings(data_dir, host=host, port=port, log_level=log_level)

@@ -97,6 +97,51 @@ class Settings(BaseSettings):
         description="Largest blob a Put Block List may make (default Azure's: 50,000 blocks "
         "of 4000 MiB, about 190.7 TiB).",
     )
+    max_connections: int = Field(
+        default=1024,
+        ge=1,
+        description="Open connections per listener and serving process; one more is "
+        "answered 503 and closed at once (lowered to fit the open-file limit).",
+    )
+    header_timeout_seconds: float = Field(
+        default=15.0,
+        gt=0,
+        description="A request head must be complete this long after its first byte (or "
+        "after the connection opened); else the connection is closed (slowloris).",
+    )
+    body_timeout_seconds: float = Field(
+        default=30.0,
+        gt=0,
+        description="Longest wait for the next bytes of a request body; then the connection "
+        "is closed and the upload fails.",
+    )
+    send_timeout_seconds: float = Field(
+        default=30.0,
+        gt=0,
+        description="A client that reads nothing of a response for this long is dropped.",
+    )
+    keepalive_timeout_seconds: float = Field(
+        default=30.0, gt=0, description="An idle keep-alive connection is closed after this."
+    )
+    max_header_bytes: int = Field(
+        default=64 * 1024,
+        ge=1024,
+        description="Request line plus header fields; more is answered 431 (at most 100 "
+        "fields).",
+    )
+    max_body_bytes: int = Field(
+        default=16 * 1024 * 1024,
+        ge=0,
+        description="Largest request body on the API/origin port: a larger Content-Length is "
+        "answered 413 without reading it. The blob port allows Azure's Put Blob limit and "
+        "checks each operation's own.",
+    )
+    graceful_seconds: float = Field(
+        default=10.0,
+        ge=0,
+        description="On SIGTERM: how long in-flight responses may take before the process "
+        "exits.",
+    )
     sas_max_hours: int = Field(default=24, description="Longest expiry listContainerSas grants.")
     log_level: str = Field(default="info", description="Python logging level name.")
 

@@ -7,6 +7,7 @@
 #   - hls.js, dash.js (npm package "dashjs"; "dash.js" on npm is an unrelated package) and
 #     shaka-player, pinned to a major version, into .npm-deps/ (git-ignored).
 #   - The playwright Python package, into the project's venv.
+#   - wrk (apt), the HTTP load generator the origin resilience test runs.
 #
 # Run as root (apt) from anywhere; `make test` runs it. Each step is skipped when its
 # result is already there, so a second run does no network I/O.
@@ -65,6 +66,14 @@ if [ -x /usr/bin/chromium ] && dpkg -s fonts-liberation >/dev/null 2>&1; then
 else
   log "installing chromium and fonts (apt)"
   apt_install chromium fonts-liberation fonts-dejavu-core
+fi
+
+# 1b. wrk: the load generator of the origin resilience test (tests/test_origin_resilience.py).
+if command -v wrk >/dev/null 2>&1; then
+  log "wrk present"
+else
+  log "installing wrk (apt)"
+  apt_install wrk
 fi
 
 # 2. The player libraries.

@@ -1,4 +1,4 @@
-"""The blob endpoint under a real uvicorn server, driven by the official azure-storage-blob SDK."""
+"""The blob endpoint on openvod's HTTP server, driven by the official azure-storage-blob SDK."""
 
 from __future__ import annotations
 
@@ -6,9 +6,6 @@ import base64
 import hashlib
 import http.client
 import os
-import socket
-import threading
-import time
 from collections.abc import Iterator
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
@@ -18,7 +15,6 @@ from typing import Any
 import anyio
 import httpx
 import pytest
-import uvicorn
 from azure.core.exceptions import (
     ClientAuthenticationError,
     HttpResponseError,
@@ -29,10 +25,13 @@ from azure.storage.blob import BlobBlock, BlobClient, ContainerClient, ContentSe
 from starlette.types import Receive, Scope, Send
 
 from openvod.blob import create_blob_app
+from openvod.blob.app import MAX_PUT_BLOB_BYTES
 from openvod.errors import NotFoundError
+from openvod.httpd import HttpLimits
 from openvod.storage.local import LocalBlobStore
 from openvod.storage.memory import MemoryBlobStore
 from openvod.storage.sas import generate_blob_sas, generate_container_sas
+from tests.httpd_support import running
 
 ACCOUNT = "openvodtest"
 KEY = hashlib.sha256(b"test key").digest()
@@ -81,22 +80,10 @@ def server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Server]:
             requests.append((scope["method"], f"{scope['path']}?{query}"))
         await blob_app(scope, receive, send)
 
-    sock = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
-    sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
-    sock.bind(("127.0.0.1", 0))
-    port = sock.getsockname()[1]
-    config = uvicorn.Config(app, log_level="warning", lifespan="on")
-    uv = uvicorn.Server(config)
-    thread = threading.Thread(target=uv.run, kwargs={"sockets": [sock]}, daemon=True)
-    thread.start()
-    deadline = time.monotonic() + 10
-    while not uv.started:
-        assert time.monotonic() < deadline, "uvicorn did not start"
-        time.sleep(0.01)
-    yield Server(url=f"http://127.0.0.1:{port}", store=store, root=root, requests=requests)
-    uv.should_exit = True
-    thread.join(timeout=10)
-    sock.close()
+    limits = HttpLimits(max_body_bytes=MAX_PUT_BLOB_BYTES)  # as `openvod serve`'s blob port
+    with running(app, limits) as handle:
+        yield Server(url=f"http://127.0.0.1:{handle.port}", store=store, root=root,
+                     requests=requests)  # fmt: skip
 
 
 def test_small_upload_is_a_single_put_and_round_trips(server: Server) -> None:

@@ -1,4 +1,4 @@
-"""HTTP dates, ranges and preconditions on the blob endpoint, over real HTTP (uvicorn).
+"""HTTP dates, ranges and preconditions on the blob endpoint, over real HTTP (openvod's server).
 
 Dates in every spelling clients send (``-0000`` as ``email.utils`` writes it,
 no zone at all), absurd ranges, RFC 9110's precondition order, and the
@@ -19,7 +19,7 @@ from openvod.httpkit.dates import parse_http_date
 from tests import test_blob_endpoint as endpoint
 from tests.test_blob_endpoint import CONTAINER, Server
 
-server = endpoint.server  # the module-scoped blob endpoint under uvicorn
+server = endpoint.server  # the module-scoped blob endpoint
 HUGE = "9" * 5000
 BRIEF_DATE = datetime(2026, 1, 1, tzinfo=UTC)  # "Thu, 01 Jan 2026 00:00:00 -0000"
 

@@ -1,5 +1,5 @@
 """Uploads to the blob endpoint: streamed without holding threads, block lists capped as
-Azure caps them, uncommitted blocks that expire. Real uvicorn server, the azure-storage-blob
+Azure caps them, uncommitted blocks that expire. openvod's HTTP server, the azure-storage-blob
 SDK and raw HTTP."""
 
 from __future__ import annotations
@@ -8,7 +8,6 @@ import base64
 import hashlib
 import os
 import socket
-import threading
 import time
 from collections.abc import Iterator
 from dataclasses import dataclass
@@ -17,14 +16,16 @@ from pathlib import Path
 
 import httpx
 import pytest
-import uvicorn
 from azure.core.exceptions import HttpResponseError
 from azure.storage.blob import BlobBlock, ContainerClient
 
 from openvod.blob import create_blob_app
+from openvod.blob.app import MAX_PUT_BLOB_BYTES
+from openvod.httpd import HttpLimits
 from openvod.storage.limits import MAX_BLOCKS_IN_LIST, StoreLimits
 from openvod.storage.local import LocalBlobStore
 from openvod.storage.sas import generate_container_sas
+from tests.httpd_support import running
 
 ACCOUNT = "openvodtest"
 KEY = hashlib.sha256(b"upload test key").digest()
@@ -68,20 +69,9 @@ def site(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Site]:
     store = LocalBlobStore(root, StoreLimits(max_blob_bytes=64 * 1024 * 1024, clock=clock))
     store.create_container(CONTAINER)
     app = create_blob_app(store, account_name=ACCOUNT, account_key=KEY)
-    sock = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
-    sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
-    sock.bind(("127.0.0.1", 0))
-    server = uvicorn.Server(uvicorn.Config(app, log_level="warning", lifespan="on"))
-    thread = threading.Thread(target=server.run, kwargs={"sockets": [sock]}, daemon=True)
-    thread.start()
-    deadline = time.monotonic() + 10
-    while not server.started:
-        assert time.monotonic() < deadline, "uvicorn did not start"
-        time.sleep(0.01)
-    yield Site(f"http://127.0.0.1:{sock.getsockname()[1]}", store, root, clock)
-    server.should_exit = True
-    thread.join(timeout=10)
-    sock.close()
+    limits = HttpLimits(max_body_bytes=MAX_PUT_BLOB_BYTES)  # as `openvod serve`'s blob port
+    with running(app, limits) as handle:
+        yield Site(f"http://127.0.0.1:{handle.port}", store, root, clock)
 
 
 def _block_list(ids: list[str]) -> bytes:

@@ -16,10 +16,11 @@ from typing import Any
 import httpx
 import pytest
 
-from openvod.httpd import serve
+from openvod.httpd import HttpLimits, serve
 from openvod.httpd.protocol import AsgiApp, Message, Receive, Scope, Send
 
 FILE_BYTES = 8 * 1024 * 1024
+LIMITS = HttpLimits(keepalive_timeout_seconds=1, header_timeout_seconds=1, graceful_seconds=2)
 
 
 @contextmanager
@@ -37,7 +38,7 @@ def running(app: AsgiApp) -> Iterator[int]:
                 state["port"] = port
                 started.set()
 
-            await serve(app, "127.0.0.1", 0, stop, ready=ready, grace_seconds=2, idle_seconds=1)
+            await serve(app, "127.0.0.1", 0, stop, ready=ready, limits=LIMITS)
 
         asyncio.run(main())
 

@@ -2,7 +2,7 @@
 
 Every segment the dedicated origin serves (sent with sendfile from the source
 MP4 or from a memfd in its response cache) must be byte-identical to what the
-in-process origin (uvicorn, no zero-copy) serves for the same URL, with and
+in-process origin of ``openvod serve`` serves for the same URL, with and
 without its cache, for single-track and interleaved MP4s.
 """
 

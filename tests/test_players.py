@@ -144,7 +144,7 @@ def published(tmp_path_factory: pytest.TempPathFactory) -> Iterator[tuple[Server
 @pytest.fixture(scope="module", params=["origin", "serve"])
 def site(request: pytest.FixtureRequest, published: tuple[ServerHandle, str]) -> Iterator[Site]:
     """The asset as players reach it: from ``openvod origin`` (openvod's own HTTP server,
-    zero-copy sends: how viewers are served) or from ``openvod serve`` (uvicorn)."""
+    zero-copy sends: how viewers are served) or from ``openvod serve`` (the same server)."""
     server, path = published
     if request.param == "serve":
         yield Site(server, server.base_url + path)

@@ -53,7 +53,6 @@ logger = logging.getLogger(__name__)
 MAX_PUT_BLOB_BYTES = 5000 * 1024 * 1024  # Azure's Put Blob limit
 MAX_BLOCK_BYTES = limits.MAX_BLOCK_BYTES  # Azure's 4000 MiB: streamed to disk, never in memory
 MAX_BLOCK_LIST_BYTES = 8 * 1024 * 1024  # room for Azure's 50,000 blocks
-MAX_DRAIN_BYTES = 16 * 1024 * 1024  # read this much of a refused upload before closing
 MAX_RANGE_MD5_BYTES = 4 * 1024 * 1024  # Azure's limit for x-ms-range-get-content-md5
 
 T = TypeVar("T")
@@ -411,8 +410,8 @@ async def _error_response(method: str, body: RequestBody, exc: OpenvodError) -> 
     """Azure's error answer: XML body (not for HEAD or 304) and ``x-ms-error-code``."""
     status, code, message = azure_error(exc)
     headers = {"x-ms-error-code": code}
-    if not await body.drain(MAX_DRAIN_BYTES):
-        headers["connection"] = "close"
+    # What is left of a refused upload is not read here: the server drops a small
+    # remainder and answers a large one with Connection: close (openvod.httpd).
     if method == "HEAD" or status == 304:
         return Response(status_code=status, headers=headers)
     return Response(

@@ -1,33 +1,31 @@
-"""Listening, graceful stop, and several serving processes sharing one port.
+"""Listening, timeouts, graceful stop.
 
 :func:`serve` runs one listener on the current event loop until ``stop`` is
 set, then stops accepting, closes idle connections and gives busy ones
-``grace_seconds`` to finish. :func:`serve_forever` is the process entry:
-asyncio's own event loop (``loop.sendfile`` needs it; uvloop's transports have
-no native sendfile) with SIGINT/SIGTERM wired to the stop. :func:`supervise`
-runs N copies of a serving command that each bind the port with
-``SO_REUSEPORT`` (the kernel spreads connections over them) and restarts one
-that dies.
+``limits.graceful_seconds`` to finish. One sweep task per listener checks the
+timeouts of every connection a few times a second (no timer per request).
+:func:`serve_forever` is the process entry: asyncio's own event loop
+(``loop.sendfile`` needs it; uvloop's transports have no native sendfile)
+with SIGINT/SIGTERM wired to the stop.
 """
 
 from __future__ import annotations
 
 import asyncio
 import logging
-import os
+import resource
 import signal
-import subprocess
-import time
-from collections.abc import Callable, Sequence
+import ssl
+from collections.abc import Callable
 
-from openvod.httpd.protocol import IDLE_TIMEOUT_SECONDS, AsgiApp, HttpConnection, ServerState
+from openvod.httpd.limits import HttpLimits
+from openvod.httpd.protocol import AsgiApp, HttpConnection, ServerState
 
 log = logging.getLogger(__name__)
 
 BACKLOG = 1024
-GRACE_SECONDS = 10.0
-RESTART_WINDOW_SECONDS = 60.0
-RESTARTS_PER_WINDOW = 5
+# Descriptors kept for everything but connections (files, memfds, the database).
+RESERVED_DESCRIPTORS = 256
 
 
 async def serve(
@@ -36,53 +34,97 @@ async def serve(
     port: int,
     stop: asyncio.Event,
     *,
+    limits: HttpLimits | None = None,
+    ssl_context: ssl.SSLContext | None = None,
     reuse_port: bool = False,
     ready: Callable[[int], None] | None = None,
-    grace_seconds: float = GRACE_SECONDS,
-    idle_seconds: float = IDLE_TIMEOUT_SECONDS,
+    state_ready: Callable[[ServerState], None] | None = None,
 ) -> None:
     """Serve ``app`` on ``host:port`` until ``stop`` is set (``ready(port)`` once listening).
 
-    Keep-alive connections idle for ``idle_seconds`` are closed."""
+    ``state_ready`` receives the listener's :class:`ServerState` (its open
+    connections), for tests and metrics.
+    """
     loop = asyncio.get_running_loop()
-    state = ServerState(app, (host, port))
+    limits = limits or HttpLimits()
+    state = ServerState(app, (host, port), limits, tls=ssl_context is not None)
     server = await loop.create_server(
-        lambda: HttpConnection(state), host, port, backlog=BACKLOG, reuse_port=reuse_port
-    )
+        lambda: HttpConnection(state), host, port, backlog=BACKLOG, reuse_port=reuse_port,
+        ssl=ssl_context, ssl_handshake_timeout=limits.header_timeout_seconds
+        if ssl_context is not None else None,
+    )  # fmt: skip
     bound = server.sockets[0].getsockname()[1]
     state.server_address = (host, int(bound))
+    if state_ready is not None:
+        state_ready(state)
     if ready is not None:
         ready(int(bound))
-    sweeper = loop.create_task(_close_idle(state, idle_seconds))
+    sweeper = loop.create_task(_sweep(state))
     try:
         await stop.wait()
     finally:
-        sweeper.cancel()
-        state.closing = True
         server.close()
-        for conn in list(state.connections):
-            conn.shutdown()
-        deadline = loop.time() + grace_seconds
-        while state.connections and loop.time() < deadline:
-            await asyncio.sleep(0.05)
-        for conn in list(state.connections):
-            if conn.transport is not None:
-                conn.transport.abort()
+        await _drain(state, limits.graceful_seconds)
+        sweeper.cancel()
         await server.wait_closed()
 
 
-async def _close_idle(state: ServerState, idle_seconds: float) -> None:
-    """Close keep-alive connections idle for longer than ``idle_seconds``.
-
-    One sweep every few seconds instead of a timer per request: the timeout is
-    honoured within a quarter of itself.
-    """
+async def _drain(state: ServerState, grace_seconds: float) -> None:
+    """Close idle connections, let busy ones finish for up to ``grace_seconds``, abort the rest."""
     loop = asyncio.get_running_loop()
+    state.closing = True
+    for conn in list(state.connections):
+        conn.shutdown()
+    deadline = loop.time() + grace_seconds
+    while state.connections and loop.time() < deadline:
+        await asyncio.sleep(0.05)
+    for conn in list(state.connections):
+        conn.abort()
+    await asyncio.sleep(0)  # let connection_lost run
+
+
+async def _sweep(state: ServerState) -> None:
+    """Check every connection's timeouts, a few times per shortest timeout."""
+    loop = asyncio.get_running_loop()
+    interval = state.limits.sweep_seconds
     while True:
-        await asyncio.sleep(idle_seconds / 4)
-        deadline = loop.time() - idle_seconds
+        await asyncio.sleep(interval)
+        now = loop.time()
         for conn in list(state.connections):
-            conn.close_if_idle_since(deadline)
+            try:
+                conn.check_timeouts(now)
+            except Exception:  # one bad connection must not stop the sweep
+                log.exception("timeout check failed")
+                conn.abort()
+
+
+def raise_descriptor_limit() -> int:
+    """Raise this process's open-file limit to its hard limit; returns the soft limit now.
+
+    (Go's runtime and nginx's ``worker_rlimit_nofile`` do the same: a server needs
+    a descriptor per connection, and the usual soft default of 1024 is low.)
+    """
+    soft, hard = resource.getrlimit(resource.RLIMIT_NOFILE)
+    wanted = hard if hard != resource.RLIM_INFINITY else max(soft, 65536)
+    if soft != resource.RLIM_INFINITY and soft < wanted:
+        try:
+            resource.setrlimit(resource.RLIMIT_NOFILE, (wanted, hard))
+            soft = wanted
+        except (ValueError, OSError):
+            log.warning("could not raise the open-file limit above %d", soft)
+    return int(soft) if soft != resource.RLIM_INFINITY else 1 << 20
+
+
+def fit_limits(limits: HttpLimits, listeners: int = 1) -> HttpLimits:
+    """``limits`` with ``max_connections`` lowered to what the descriptor limit allows."""
+    from dataclasses import replace
+
+    available = max(16, (raise_descriptor_limit() - RESERVED_DESCRIPTORS) // max(1, listeners))
+    if limits.max_connections <= available:
+        return limits
+    log.warning("max_connections %d lowered to %d by the open-file limit",
+                limits.max_connections, available)  # fmt: skip
+    return replace(limits, max_connections=available)
 
 
 def serve_forever(
@@ -90,84 +132,19 @@ def serve_forever(
     host: str,
     port: int,
     *,
+    limits: HttpLimits | None = None,
     reuse_port: bool = False,
     ready: Callable[[int], None] | None = None,
 ) -> None:
-    """Build the app and serve it in this process until SIGINT or SIGTERM."""
+    """Build the app and serve it in this process until SIGINT or SIGTERM (then drain)."""
+    fitted = fit_limits(limits or HttpLimits())
 
     async def main() -> None:
         stop = asyncio.Event()
         loop = asyncio.get_running_loop()
         for signum in (signal.SIGINT, signal.SIGTERM):
             loop.add_signal_handler(signum, stop.set)
-        await serve(app_factory(), host, port, stop, reuse_port=reuse_port, ready=ready)
+        await serve(app_factory(), host, port, stop, limits=fitted, reuse_port=reuse_port,
+                    ready=ready)  # fmt: skip
 
     asyncio.run(main())
-
-
-class Supervisor:
-    """N copies of a serving command; a copy that dies is restarted (within limits)."""
-
-    def __init__(self, argv: Sequence[str], count: int, env: dict[str, str] | None = None) -> None:
-        self.argv = list(argv)
-        self.count = count
-        self.env = env
-        self.children: list[subprocess.Popen[bytes]] = []
-        self.stopping = False
-        self.gave_up = False
-        self._restarts: list[float] = []
-
-    def _spawn(self) -> subprocess.Popen[bytes]:
-        return subprocess.Popen(self.argv, env=self.env)
-
-    def run(self) -> int:
-        """Run until SIGINT/SIGTERM (then stop the children) or too many crashes."""
-        previous = {
-            signum: signal.signal(signum, self._on_signal)
-            for signum in (signal.SIGINT, signal.SIGTERM)
-        }
-        try:
-            self.children = [self._spawn() for _ in range(self.count)]
-            while not self.stopping:
-                time.sleep(0.2)
-                for index, child in enumerate(self.children):
-                    if child.poll() is None or self.stopping:
-                        continue
-                    if not self._may_restart():
-                        log.error("serving processes keep exiting; giving up")
-                        self.gave_up = self.stopping = True
-                        break
-                    log.warning("serving process %d exited with %s; restarting",
-                                child.pid, child.returncode)  # fmt: skip
-                    self.children[index] = self._spawn()
-        finally:
-            self._stop_children()
-            for signum, handler in previous.items():
-                signal.signal(signum, handler)
-        return 1 if self.gave_up else 0
-
-    def _may_restart(self) -> bool:
-        now = time.monotonic()
-        self._restarts = [t for t in self._restarts if now - t < RESTART_WINDOW_SECONDS]
-        self._restarts.append(now)
-        return len(self._restarts) <= RESTARTS_PER_WINDOW
-
-    def _on_signal(self, signum: int, frame: object) -> None:
-        self.stopping = True
-
-    def _stop_children(self) -> None:
-        for child in self.children:
-            if child.poll() is None:
-                child.send_signal(signal.SIGTERM)
-        deadline = time.monotonic() + GRACE_SECONDS + 2
-        for child in self.children:
-            try:
-                child.wait(timeout=max(0.1, deadline - time.monotonic()))
-            except subprocess.TimeoutExpired:
-                child.kill()
-                child.wait()
-
-
-def supervise(argv: Sequence[str], count: int, env: dict[str, str] | None = None) -> int:
-    """Run ``count`` copies of ``argv`` (each binding the port with SO_REUSEPORT)."""
-    return Supervisor(argv, count, env if env is not None else dict(os.environ)).run()

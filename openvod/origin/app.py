@@ -22,7 +22,6 @@ from collections.abc import Iterable
 from dataclasses import dataclass
 from urllib.parse import unquote_to_bytes
 
-import anyio.to_thread
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 from openvod.context import Context
@@ -48,6 +47,7 @@ from openvod.origin.bodies import (
     BytesBody,
     CachedResponse,
     RangedBody,
+    in_thread,
     stored_body,
 )
 from openvod.origin.cache import ByteLruCache
@@ -64,7 +64,7 @@ from openvod.origin.responses import (
     send_method_not_allowed,
     send_response,
 )
-from openvod.origin.segments import build_fragment_body
+from openvod.origin.segments import build_fragment_body, reads_source
 from openvod.origin.selection import select
 
 log = logging.getLogger(__name__)
@@ -240,7 +240,8 @@ class OriginApp:
             await self._dispatch(scope, headers, tracking_send)
         except Exception as exc:  # every error becomes a status, once
             if started:
-                log.warning("origin response failed after it started: %r", exc)
+                if not isinstance(exc, ConnectionError):  # a client going away is normal
+                    log.warning("origin response failed after it started: %r", exc)
                 raise
             await send_error(send, exc, head_only=method == "HEAD")
 
@@ -290,10 +291,10 @@ class OriginApp:
         entry = self.responses.get(key) or self.plans.get(key)
         if entry is None:
             try:
-                if asset.all_local:
-                    built = build_fragment_body(asset, request)
+                if reads_source(asset, request):
+                    built = await in_thread(build_fragment_body, asset, request)
                 else:
-                    built = await anyio.to_thread.run_sync(build_fragment_body, asset, request)
+                    built = build_fragment_body(asset, request)  # from the index: no I/O
             except MediaError as exc:  # e.g. a source file cut short since it was indexed
                 raise asset.failed(exc) from None
             body = built.body
@@ -304,7 +305,8 @@ class OriginApp:
                 self.plans.put(key, entry)
             else:
                 if cache:
-                    data = built.data
+                    data = (await in_thread(body.materialise) if isinstance(body, RangedBody)
+                            else built.data)  # fmt: skip
                     body = stored_body(data) if zero_copy else BytesBody(data)
                 entry = CachedResponse(body, built.content_type, etag)
                 if cache:

@@ -19,10 +19,11 @@ plain body messages read with ``pread``.
 
 from __future__ import annotations
 
+import asyncio
 import os
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass
-from typing import Protocol
+from typing import Protocol, TypeVar
 
 from starlette.types import Send
 
@@ -37,6 +38,17 @@ MAX_ZERO_COPY_RUNS = 4
 # Below this a body stays bytes: sendfile saves little and each memfd is a descriptor.
 MEMFD_MIN_BYTES = 64 * 1024
 _ENTRY_OVERHEAD_BYTES = 256
+
+T = TypeVar("T")
+
+
+async def in_thread(func: Callable[..., T], *args: object) -> T:
+    """Run blocking file reads (and what is built from them) in the loop's thread pool.
+
+    The loop's own executor, not anyio's shared limiter: request bodies waiting in
+    threads elsewhere in the process cannot hold the origin's reads up.
+    """
+    return await asyncio.get_running_loop().run_in_executor(None, func, *args)
 
 
 class ResponseBody(Protocol):
@@ -163,7 +175,7 @@ class RangedBody:
     async def send(self, send: Send, start: int, length: int, zero_copy: bool) -> None:
         fd = self.source.fileno() if zero_copy and self.few_runs else None
         if fd is None:
-            data = self.materialise()
+            data = await in_thread(self.materialise)
             if start == 0 and length == len(data):
                 await _send_bytes(send, data)
             else:

@@ -198,6 +198,13 @@ def _ts_body(asset: LoadedAsset, rendition: Rendition, index: int, muxed: bool) 
     return Body(BytesBody(ts_segment(asset, parts, index)), VIDEO_MP2T)
 
 
+def reads_source(asset: LoadedAsset, request: FragmentRequest) -> bool:
+    """Whether building this fragment reads the source files (blocking I/O): TS segments
+    mux their samples, and remote sources are read now; the fMP4 and Smooth fragments of
+    local files are plans (headers and byte ranges) built from the index alone."""
+    return not asset.all_local or (request.format in TS_FORMATS and request.time != INIT_TIME)
+
+
 def build_fragment_body(asset: LoadedAsset, request: FragmentRequest) -> Body:
     """The bytes of the init segment, fragment or TS segment a fragment URL names."""
     rendition = _rendition(asset.presentation, request)

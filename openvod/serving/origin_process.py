@@ -38,11 +38,13 @@ def app_from_environment() -> AsgiApp:
 def main() -> None:
     """Serve the origin in this process until SIGINT/SIGTERM."""
     from openvod.httpd import serve_forever
+    from openvod.serving.limits import http_limits
 
     settings = settings_from_environment()
     logging.basicConfig(level=settings.log_level.upper(),
                         format="%(asctime)s %(levelname)s %(name)s: %(message)s")  # fmt: skip
-    serve_forever(app_from_environment, settings.host, settings.port, reuse_port=True)
+    serve_forever(app_from_environment, settings.host, settings.port, reuse_port=True,
+                  limits=http_limits(settings))
 
 
 if __name__ == "__main__":
