@@ -13,16 +13,33 @@ from __future__ import annotations
 import asyncio
 import os
 from collections.abc import MutableMapping
-from typing import TYPE_CHECKING, Any
+from typing import Any, Protocol
 
 from openvod.httpd.body import RequestBody
 from openvod.httpd.framing import DATE, InvalidResponseHeader, header_line, status_line
 
-if TYPE_CHECKING:
-    from openvod.httpd.protocol import HttpConnection
-
 Scope = MutableMapping[str, Any]
 Message = MutableMapping[str, Any]
+
+
+
+class Connection(Protocol):
+    """What a responder needs of its connection (``HttpConnection`` provides it)."""
+
+    transport: asyncio.Transport | None
+
+    def write(self, data: bytes | bytearray | memoryview, *, more: bool = False) -> None:
+        """Queue bytes for the socket (``more``: further bytes follow at once)."""
+
+    async def sendfile(self, fd: int, offset: int, count: int) -> None:
+        """Send ``count`` bytes of the file ``fd`` from ``offset``."""
+
+    async def drain(self) -> None:
+        """Wait until the socket takes what is queued."""
+
+    def may_keep(self, responder: Responder) -> bool:
+        """Whether the connection may serve another request after this response."""
+
 
 _NO_BODY_STATUSES = frozenset({204, 304})
 # A response head and a body part up to this size go to the socket in one send.
@@ -46,7 +63,7 @@ class Request:
 class Responder:
     """The ``receive`` and ``send`` of one request."""
 
-    def __init__(self, conn: HttpConnection, request: Request) -> None:
+    def __init__(self, conn: Connection, request: Request) -> None:
         self.conn = conn
         self.request = request
         self.head_only = request.scope["method"] == "HEAD"
