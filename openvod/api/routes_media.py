@@ -8,8 +8,10 @@ from fastapi import APIRouter, Depends, Response
 from fastapi.responses import JSONResponse
 
 from openvod.api.bodies import body_schema, typed_body
-from openvod.api.deps import ACCOUNT_PREFIX, account, get_ctx, json_body, require_token
+from openvod.api.deps import ACCOUNT_PREFIX, account, get_ctx, require_token
 from openvod.context import Context
+from openvod.resources.accounts import MediaService
+from openvod.resources.assets import Asset, ListContainerSasInput
 from openvod.resources.jobs import Job, JobUpdate
 from openvod.resources.transforms import Transform, TransformUpdate
 from openvod.services import accounts, assets, jobs, locators, transforms
@@ -27,10 +29,10 @@ def _created(doc: Body, created: bool) -> JSONResponse:
 
 
 # --- accounts -------------------------------------------------------------------------
-@router.put(P)
+@router.put(P, openapi_extra=body_schema(MediaService))
 def put_account(
     subscription_id: str, resource_group: str, account_name: str,
-    body: Body = Depends(json_body), ctx: Context = Depends(get_ctx),
+    body: MediaService = Depends(typed_body(MediaService)), ctx: Context = Depends(get_ctx),
 ) -> JSONResponse:
     """Create or update a media services account (the SDK polls it as an LRO)."""
     with ctx.session() as s:
@@ -101,23 +103,37 @@ def get_asset(
         return assets.to_arm(acct, require_resource(s, acct, assets.KIND, name, "asset"))
 
 
-@router.put(P + "/assets/{name}")
+@router.put(P + "/assets/{name}", openapi_extra=body_schema(Asset))
 def put_asset(
-    name: str, body: Body = Depends(json_body),
+    name: str, body: Asset = Depends(typed_body(Asset)),
     acct: AccountRef = Depends(account), ctx: Context = Depends(get_ctx),
 ) -> JSONResponse:
-    """Create or update an asset; a new asset gets its blob container."""
+    """Create or update an asset; a new asset gets its blob container once it is stored."""
     with ctx.session() as s:
         row, created = assets.create_or_update(
-            s, acct, name, body, store=ctx.store,
-            storage_account_name=ctx.settings.storage_account_name,
+            s, acct, name, body, storage_account_name=ctx.settings.storage_account_name,
         )
-        return _created(assets.to_arm(acct, row), created)
+        doc = assets.to_arm(acct, row)
+    if created:
+        _provision(ctx, acct, name, doc["properties"]["container"])
+    return _created(doc, created)
 
 
-@router.patch(P + "/assets/{name}")
+def _provision(ctx: Context, acct: AccountRef, name: str, container: str) -> None:
+    """Make a committed asset's container; if that fails, the asset goes too."""
+    try:
+        assets.provision_container(ctx.store, container)
+    except BaseException:
+        with ctx.session() as s:
+            row = assets.get_resource(s, acct, assets.KIND, name)
+            if row is not None:
+                s.delete(row)
+        raise
+
+
+@router.patch(P + "/assets/{name}", openapi_extra=body_schema(Asset))
 def patch_asset(
-    name: str, body: Body = Depends(json_body),
+    name: str, body: Asset = Depends(typed_body(Asset)),
     acct: AccountRef = Depends(account), ctx: Context = Depends(get_ctx),
 ) -> Body:
     """Update an asset's description or alternateId."""
@@ -136,9 +152,10 @@ def delete_asset(
     return Response(status_code=200 if exists else 204)
 
 
-@router.post(P + "/assets/{name}/listContainerSas")
+@router.post(P + "/assets/{name}/listContainerSas",
+             openapi_extra=body_schema(ListContainerSasInput))
 def list_container_sas(
-    name: str, body: Body = Depends(json_body),
+    name: str, body: ListContainerSasInput = Depends(typed_body(ListContainerSasInput)),
     acct: AccountRef = Depends(account), ctx: Context = Depends(get_ctx),
 ) -> Body:
     """Signed, expiring URLs of the asset's container."""

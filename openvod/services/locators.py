@@ -10,9 +10,11 @@ from urllib.parse import quote
 
 from sqlalchemy.orm import Session
 
-from openvod.clock import iso, parse_iso
+from openvod.clock import iso
 from openvod.db.models import Resource
 from openvod.errors import ConflictError, InvalidRequestError
+from openvod.resources.locators import StreamingLocator, StreamingLocatorContentKey
+from openvod.resources.streaming_policies import EncryptedScheme, StreamingPolicyProperties
 from openvod.services import policies
 from openvod.services.arm import AccountRef, envelope, page
 from openvod.services.names import check_resource_name
@@ -53,85 +55,95 @@ _KEY_TYPES = {
 }
 
 
-def create(session: Session, account: AccountRef, name: str, body: dict[str, Any]) -> Resource:
+def create(session: Session, account: AccountRef, name: str, body: StreamingLocator) -> Resource:
     """Create a locator; locators are immutable, as in AMS."""
     check_resource_name(name, "streaming locator")
     if get_resource(session, account, KIND, name) is not None:
         raise ConflictError(f"The streaming locator '{name}' already exists and cannot be updated.")
-    props = body.get("properties")
-    if not isinstance(props, dict):
-        raise InvalidRequestError("'properties' must be an object.")
-    asset_name = props.get("assetName")
-    if not isinstance(asset_name, str):
-        raise InvalidRequestError("'properties.assetName' is required.")
-    asset = require_resource(session, account, "assets", asset_name, "asset")
-    policy_name = props.get("streamingPolicyName")
-    if not isinstance(policy_name, str):
-        raise InvalidRequestError("'properties.streamingPolicyName' is required.")
-    policy_name, policy = policies.get_properties(session, account, policy_name)
-    start, end = _times(props)
-    locator_id = _locator_id(session, props.get("streamingLocatorId"))
+    props = body.properties
+    asset = require_resource(session, account, "assets", props.asset_name, "asset")
+    policy_name, policy = policies.get_properties(session, account, props.streaming_policy_name)
+    locator_id = _locator_id(session, props.streaming_locator_id)
     stored = {
         "assetName": asset.name,
         "streamingPolicyName": policy_name,
-        "startTime": iso(start) if start else None,
-        "endTime": iso(end) if end else None,
+        "startTime": iso(props.start_time),
+        "endTime": iso(props.end_time),
         "streamingLocatorId": locator_id,
-        "defaultContentKeyPolicyName": props.get("defaultContentKeyPolicyName"),
-        "alternativeMediaId": props.get("alternativeMediaId"),
-        "filters": list(props.get("filters") or []),
+        "defaultContentKeyPolicyName": props.default_content_key_policy_name,
+        "alternativeMediaId": props.alternative_media_id,
+        "filters": list(props.filters or []),
     }
-    keys = _content_keys(policy, policy_name, props.get("contentKeys"))
+    key_policy = props.default_content_key_policy_name or policy.default_content_key_policy_name
+    keys = _content_keys(policy, policy_name, props.content_keys or [], key_policy)
     return save_resource(
         session, account, KIND, name, stored, resource_uuid=locator_id, extra={"keys": keys},
         asset=asset.name, streaming_policy=policy_name,
-        content_key_policy=props.get("defaultContentKeyPolicyName"),
+        content_key_policy=props.default_content_key_policy_name,
     )
 
 
-def _times(props: dict[str, Any]) -> tuple[Any, Any]:
-    try:
-        start = parse_iso(props["startTime"]) if props.get("startTime") else None
-        end = parse_iso(props["endTime"]) if props.get("endTime") else None
-    except (ValueError, TypeError) as exc:
-        raise InvalidRequestError("'startTime'/'endTime' must be ISO 8601 times.") from exc
-    if start and end and end <= start:
-        raise InvalidRequestError("'endTime' must be after 'startTime'.")
-    return start, end
-
-
-def _locator_id(session: Session, requested: Any) -> str:
+def _locator_id(session: Session, requested: uuid.UUID | None) -> str:
     if requested is None:
         return str(uuid.uuid4())
-    try:
-        locator_id = str(uuid.UUID(str(requested)))
-    except ValueError as exc:
-        raise InvalidRequestError("'streamingLocatorId' must be a GUID.") from exc
+    locator_id = str(requested)
     if find_by_uuid(session, KIND, locator_id) is not None:
         raise ConflictError(f"The streaming locator id '{locator_id}' is already in use.")
     return locator_id
 
 
+def _policy_labels(policy: StreamingPolicyProperties) -> list[tuple[str, str]]:
+    """(scheme, default key label) of each encrypting scheme of a policy."""
+    labels = []
+    for scheme in _KEY_TYPES:
+        section = policy.schemes().get(scheme)
+        if isinstance(section, EncryptedScheme):
+            default = section.content_keys.default_key if section.content_keys else None
+            labels.append((scheme, (default.label if default else None) or ""))
+    return labels
+
+
+def _given_keys(
+    policy_name: str, labels: list[tuple[str, str]], requested: list[StreamingLocatorContentKey]
+) -> dict[str, StreamingLocatorContentKey]:
+    """The keys the request gives, by label; each must match a key of the policy."""
+    known = {label for _, label in labels}
+    given: dict[str, StreamingLocatorContentKey] = {}
+    for index, key in enumerate(requested):
+        where = f"properties.contentKeys[{index}]"
+        label = key.label_reference_in_streaming_policy or ""
+        if label not in known:
+            wanted = ", ".join(repr(x) for x in sorted(known)) or "none (it encrypts nothing)"
+            raise InvalidRequestError(
+                f"'{where}.labelReferenceInStreamingPolicy' {label!r} names no content key of the "
+                f"streaming policy '{policy_name}'; its keys: {wanted}.", code="BadRequest")
+        if label in given:
+            raise InvalidRequestError(
+                f"'{where}' gives a second key for the label {label!r}.", code="BadRequest")
+        given[label] = key
+    return given
+
+
 def _content_keys(
-    policy: dict[str, Any], policy_name: str, requested: Any
+    policy: StreamingPolicyProperties,
+    policy_name: str,
+    requested: list[StreamingLocatorContentKey],
+    key_policy: str | None,
 ) -> list[dict[str, Any]]:
     """One content key per encryption scheme of the policy (none for clear policies)."""
-    given = {k.get("labelReferenceInStreamingPolicy", ""): k for k in (requested or [])}
+    labels = _policy_labels(policy)
+    given = _given_keys(policy_name, labels, requested)
     keys: list[dict[str, Any]] = []
-    for scheme, key_type in _KEY_TYPES.items():
-        if scheme not in policy:
-            continue
-        label = ((policy[scheme].get("contentKeys") or {}).get("defaultKey") or {}).get("label")
-        chosen = given.get(label or "", {})
-        value = chosen.get("value") or base64.b64encode(os.urandom(16)).decode()
+    for scheme, label in labels:
+        chosen = given.get(label)
+        value = (chosen.value if chosen else None) or base64.b64encode(os.urandom(16)).decode()
         keys.append(
             {
-                "id": str(chosen.get("id") or uuid.uuid4()),
-                "type": key_type,
-                "labelReferenceInStreamingPolicy": label,
+                "id": str(chosen.id if chosen else uuid.uuid4()),
+                "type": _KEY_TYPES[scheme],
+                "labelReferenceInStreamingPolicy": label or None,
                 "value": value,
-                "policyName": chosen.get("policyName")
-                or policy.get("defaultContentKeyPolicyName"),
+                "policyName": key_policy,
                 "tracks": [],
             }
         )
@@ -223,7 +235,7 @@ def paths(
     locator_id = row.resource_uuid
     streaming: list[dict[str, Any]] = []
     download: list[str] = []
-    for scheme, protocols in policies.enabled_protocols(policy).items():
+    for scheme, protocols in policy.enabled_protocols().items():
         for protocol in ("hls", "dash", "smoothStreaming"):
             if protocol not in protocols or stem is None:
                 continue
