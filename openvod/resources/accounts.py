@@ -100,4 +100,9 @@ class MediaService(ArmResource):
     location: Annotated[str, Field(min_length=1, max_length=128)] | None = None
     tags: Tags | None = None
     identity: MediaServiceIdentity | None = None
-    properties: MediaServiceProperties = Field(default_factory=MediaServiceProperties)
+    properties: MediaServiceProperties | None = None
+
+    @property
+    def props(self) -> MediaServiceProperties:
+        """The properties sent, or empty ones."""
+        return self.properties or MediaServiceProperties()

@@ -32,7 +32,12 @@ class AssetProperties(ArmModel):
 class Asset(ArmResource):
     """An asset PUT or PATCH body: ``{"properties": {...}}`` (both may be left out)."""
 
-    properties: AssetProperties = Field(default_factory=AssetProperties)
+    properties: AssetProperties | None = None
+
+    @property
+    def props(self) -> AssetProperties:
+        """The properties sent, or empty ones."""
+        return self.properties or AssetProperties()
 
 
 class ListContainerSasInput(ArmModel):

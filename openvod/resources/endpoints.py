@@ -94,7 +94,12 @@ class StreamingEndpoint(ArmResource):
     location: Annotated[str, Field(min_length=1, max_length=128)] | None = None
     tags: Tags | None = None
     sku: ArmStreamingEndpointCurrentSku | None = None
-    properties: StreamingEndpointProperties = Field(default_factory=StreamingEndpointProperties)
+    properties: StreamingEndpointProperties | None = None
+
+    @property
+    def props(self) -> StreamingEndpointProperties:
+        """The properties sent, or empty ones."""
+        return self.properties or StreamingEndpointProperties()
 
 
 class StreamingEntityScaleUnit(ArmModel):

@@ -62,7 +62,7 @@ def create_or_update(
     if location:
         row.location = location
     row.tags = dict(body.tags or {})
-    row.properties = _stored_properties(body.properties, storage_account_name)
+    row.properties = _stored_properties(body.props, storage_account_name)
     row.modified_at = now
     session.flush()
     if created:

@@ -48,7 +48,7 @@ def create_or_update(
     committed (:func:`provision_container`), so a refused PUT leaves nothing.
     """
     check_resource_name(name, "asset")
-    props = body.properties
+    props = body.props
     row = get_resource(session, account, KIND, name)
     if row is not None:
         return save_resource(
@@ -115,7 +115,7 @@ def _check_container(container: str) -> None:
 def update(session: Session, account: AccountRef, name: str, body: Asset) -> Resource:
     """PATCH: description and alternateId are the only mutable properties."""
     row = require_resource(session, account, KIND, name, "asset")
-    stored = _updated(row, body.properties)
+    stored = _updated(row, body.props)
     return save_resource(session, account, KIND, name, stored, existing=row)
 
 

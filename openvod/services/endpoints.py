@@ -70,7 +70,7 @@ def create(
                              "tags": dict(body.tags or {})}
     if body.sku is not None:
         extra["sku"] = body.sku.to_json()
-    props = body.properties.to_json()
+    props = body.props.to_json()
     return _create(session, account, name, props, extra, running=auto_start)
 
 
@@ -78,8 +78,8 @@ def update(session: Session, account: AccountRef, name: str, body: StreamingEndp
     """Update the settable properties that were sent (PATCH)."""
     row = require_resource(session, account, KIND, name, "streaming endpoint")
     props = dict(row.properties)
-    props.update(body.properties.model_dump(
-        mode="json", by_alias=True, include=body.properties.model_fields_set))
+    props.update(body.props.model_dump(
+        mode="json", by_alias=True, include=body.props.model_fields_set))
     extra = dict(row.extra)
     if "tags" in body.model_fields_set:
         extra["tags"] = dict(body.tags or {})

@@ -1,0 +1,399 @@
+"""Accounts, assets, locators, streaming policies, content key policies and endpoints:
+the SDK's JSON parsed and re-serialized by openvod is the same JSON; bad fields are named."""
+
+from __future__ import annotations
+
+import base64
+import json
+import uuid
+from collections.abc import Iterator
+from datetime import UTC, datetime, timedelta
+from typing import Any
+
+import pytest
+from azure.core.exceptions import HttpResponseError
+from azure.mgmt.media import AzureMediaServices
+from azure.mgmt.media import models as ams
+from pydantic import BaseModel
+
+from openvod.errors import InvalidRequestError
+from openvod.resources.accounts import MediaService
+from openvod.resources.assets import Asset, ListContainerSasInput
+from openvod.resources.base import parse
+from openvod.resources.content_key_policies import ContentKeyPolicy
+from openvod.resources.endpoints import StreamingEndpoint, StreamingEntityScaleUnit
+from openvod.resources.locators import StreamingLocator
+from openvod.resources.streaming_policies import StreamingPolicy
+from tests.conftest import ACCOUNT, RESOURCE_GROUP, ServerHandle
+from tests.test_api_sdk import sdk_client
+from tests.test_resource_models_enc import sdk_json
+
+RG, ACC = RESOURCE_GROUP, ACCOUNT
+NS = "#Microsoft.Media."
+KEY16 = base64.b64encode(bytes(range(16))).decode()
+T0 = datetime(2030, 1, 2, 3, 4, 5, 678000, tzinfo=UTC)
+
+
+def round_trip(model: type[BaseModel], sdk_model: Any, kind: str) -> tuple[Any, Any]:
+    """(what the SDK sends, what openvod writes back after parsing it)."""
+    sent = sdk_json(sdk_model, kind)
+    parsed = parse(model, sent)
+    return sent, parsed.model_dump(mode="json", by_alias=True, exclude_none=True)
+
+
+# --- SDK models ---------------------------------------------------------------------------
+
+
+def every_account() -> ams.MediaService:
+    identity = ams.ResourceIdentity(use_system_assigned_identity=False, user_assigned_identity="u")
+    return ams.MediaService(
+        location="local", tags={"team": "video", "cost": "1"},
+        identity=ams.MediaServiceIdentity(
+            type="UserAssigned",
+            user_assigned_identities={"/id/u": ams.UserAssignedManagedIdentity()}),
+        storage_accounts=[ams.StorageAccount(type="Primary", id="/local/storageAccounts/openvod",
+                                             identity=identity)],
+        storage_authentication="ManagedIdentity",
+        encryption=ams.AccountEncryption(type="SystemKey"),
+        key_delivery=ams.KeyDelivery(access_control=ams.AccessControl(default_action="Allow")),
+        public_network_access="Enabled",
+    )
+
+
+def every_endpoint() -> ams.StreamingEndpoint:
+    return ams.StreamingEndpoint(
+        location="local", tags={"a": "b"}, sku=ams.ArmStreamingEndpointCurrentSku(capacity=600),
+        description="edge", scale_units=3, availability_set_name="set",
+        access_control=ams.StreamingEndpointAccessControl(
+            akamai=ams.AkamaiAccessControl(akamai_signature_header_authentication_key_list=[
+                ams.AkamaiSignatureHeaderAuthenticationKey(identifier="id1", base64_key=KEY16,
+                                                           expiration=T0)]),
+            ip=ams.IPAccessControl(allow=[ams.IPRange(name="lan", address="10.0.0.0",
+                                                      subnet_prefix_length=8)])),
+        max_cache_age=60, custom_host_names=["media.example.com"], cdn_enabled=False,
+        cdn_provider="StandardVerizon", cdn_profile="p",
+        cross_site_access_policies=ams.CrossSiteAccessPolicies(
+            client_access_policy="<access-policy/>", cross_domain_policy="<cross-domain-policy/>"),
+    )
+
+
+def every_locator() -> ams.StreamingLocator:
+    return ams.StreamingLocator(
+        asset_name="in", streaming_policy_name="Predefined_ClearKey", start_time=T0,
+        end_time=T0 + timedelta(days=1), streaming_locator_id=str(uuid.uuid4()),
+        default_content_key_policy_name="ckp", alternative_media_id="media-42",
+        filters=["first", "second"],
+        content_keys=[ams.StreamingLocatorContentKey(
+            id=str(uuid.uuid4()), label_reference_in_streaming_policy="k", value=KEY16)],
+    )
+
+
+def _protocols(**on: bool) -> ams.EnabledProtocols:
+    flags = {"download": False, "dash": False, "hls": False, "smooth_streaming": False}
+    return ams.EnabledProtocols(**{**flags, **on})
+
+
+def _keys() -> ams.StreamingPolicyContentKeys:
+    fourcc = ams.TrackSelection(track_selections=[
+        ams.TrackPropertyCondition(property="FourCC", operation="Equal", value="hev1")])
+    return ams.StreamingPolicyContentKeys(
+        default_key=ams.DefaultKey(label="k", policy_name="ckp"),
+        key_to_track_mappings=[ams.StreamingPolicyContentKey(label="hevc", policy_name="ckp2",
+                                                             tracks=[fourcc])])
+
+
+def _clear_tracks() -> list[ams.TrackSelection]:
+    return [ams.TrackSelection(track_selections=[
+        ams.TrackPropertyCondition(property="FourCC", operation="Equal", value="mp4a")])]
+
+
+POLICIES = {
+    "noEncryption": ams.StreamingPolicy(no_encryption=ams.NoEncryption(
+        enabled_protocols=_protocols(download=True, hls=True))),
+    "envelopeEncryption": ams.StreamingPolicy(
+        default_content_key_policy_name="ckp",
+        envelope_encryption=ams.EnvelopeEncryption(
+            enabled_protocols=_protocols(hls=True, dash=True, smooth_streaming=True),
+            clear_tracks=_clear_tracks(), content_keys=_keys(),
+            custom_key_acquisition_url_template="https://keys.example/{ContentKeyId}")),
+    "commonEncryptionCenc": ams.StreamingPolicy(common_encryption_cenc=ams.CommonEncryptionCenc(
+        enabled_protocols=_protocols(dash=True, smooth_streaming=True),
+        clear_tracks=_clear_tracks(), content_keys=_keys(),
+        drm=ams.CencDrmConfiguration(
+            play_ready=ams.StreamingPolicyPlayReadyConfiguration(
+                custom_license_acquisition_url_template="https://pr.example/{ContentKeyId}",
+                play_ready_custom_attributes="attr"),
+            widevine=ams.StreamingPolicyWidevineConfiguration(
+                custom_license_acquisition_url_template="https://wv.example/{ContentKeyId}")),
+        clear_key_encryption_configuration=ams.ClearKeyEncryptionConfiguration(
+            custom_keys_acquisition_url_template="https://ck.example/{AlternativeMediaId}"))),
+    "commonEncryptionCbcs": ams.StreamingPolicy(common_encryption_cbcs=ams.CommonEncryptionCbcs(
+        enabled_protocols=_protocols(hls=True, dash=True), content_keys=_keys(),
+        drm=ams.CbcsDrmConfiguration(
+            fair_play=ams.StreamingPolicyFairPlayConfiguration(
+                custom_license_acquisition_url_template="skd://fp.example/{ContentKeyId}",
+                allow_persistent_license=True),
+            play_ready=ams.StreamingPolicyPlayReadyConfiguration(),
+            widevine=ams.StreamingPolicyWidevineConfiguration()),
+        clear_key_encryption_configuration=ams.ClearKeyEncryptionConfiguration())),
+}
+
+
+def _play_ready() -> ams.ContentKeyPolicyPlayReadyConfiguration:
+    right = ams.ContentKeyPolicyPlayReadyPlayRight(
+        first_play_expiration=timedelta(hours=1), scms_restriction=2,
+        agc_and_color_stripe_restriction=1,
+        explicit_analog_television_output_restriction=(
+            ams.ContentKeyPolicyPlayReadyExplicitAnalogTelevisionRestriction(
+                best_effort=True, configuration_data=2)),
+        digital_video_only_content_restriction=False,
+        image_constraint_for_analog_component_video_restriction=True,
+        image_constraint_for_analog_computer_monitor_restriction=False,
+        allow_passing_video_content_to_unknown_output="Allowed",
+        uncompressed_digital_video_opl=300, compressed_digital_video_opl=400,
+        analog_video_opl=150, compressed_digital_audio_opl=250, uncompressed_digital_audio_opl=300)
+    return ams.ContentKeyPolicyPlayReadyConfiguration(response_custom_data="data", licenses=[
+        ams.ContentKeyPolicyPlayReadyLicense(
+            allow_test_devices=True, security_level="SL2000", begin_date=T0,
+            expiration_date=T0 + timedelta(days=30), relative_begin_date=timedelta(minutes=5),
+            relative_expiration_date=timedelta(days=2), grace_period=timedelta(minutes=10),
+            play_right=right, license_type="Persistent", content_type="UltraVioletStreaming",
+            content_key_location=ams.ContentKeyPolicyPlayReadyContentEncryptionKeyFromHeader()),
+        ams.ContentKeyPolicyPlayReadyLicense(
+            allow_test_devices=False, license_type="NonPersistent", content_type="Unspecified",
+            content_key_location=(
+                ams.ContentKeyPolicyPlayReadyContentEncryptionKeyFromKeyIdentifier(
+                    key_id=str(uuid.uuid4())))),
+    ])
+
+
+CONFIGURATIONS = {
+    "ClearKey": ams.ContentKeyPolicyClearKeyConfiguration(),
+    "PlayReady": _play_ready(),
+    "Widevine": ams.ContentKeyPolicyWidevineConfiguration(
+        widevine_template=json.dumps({"allowed_track_types": "SD_HD"})),
+    "FairPlay": ams.ContentKeyPolicyFairPlayConfiguration(
+        ask=bytearray(range(16)), fair_play_pfx_password="secret", fair_play_pfx="UEZY",
+        rental_and_lease_key_type="PersistentLimited", rental_duration=3600,
+        offline_rental_configuration=ams.ContentKeyPolicyFairPlayOfflineRentalConfiguration(
+            playback_duration_seconds=600, storage_duration_seconds=86400)),
+}
+TOKEN_KEYS = {
+    "symmetric": ams.ContentKeyPolicySymmetricTokenKey(key_value=bytearray(b"k" * 32)),
+    "rsa": ams.ContentKeyPolicyRsaTokenKey(exponent=bytearray(b"\x01\x00\x01"),
+                                           modulus=bytearray(range(256))),
+    "x509": ams.ContentKeyPolicyX509CertificateTokenKey(raw_body=bytearray(b"0\x82cert")),
+}
+
+
+def token_restriction(key: Any) -> ams.ContentKeyPolicyTokenRestriction:
+    return ams.ContentKeyPolicyTokenRestriction(
+        issuer="https://issuer.example", audience="urn:openvod", primary_verification_key=key,
+        alternate_verification_keys=list(TOKEN_KEYS.values()),
+        required_claims=[
+            ams.ContentKeyPolicyTokenClaim(
+                claim_type="urn:microsoft:azure:mediaservices:contentkeyidentifier"),
+            ams.ContentKeyPolicyTokenClaim(claim_type="role", claim_value="viewer")],
+        restriction_token_type="Jwt",
+        open_id_connect_discovery_document="https://issuer.example/.well-known/openid")
+
+
+def key_policy(configuration: Any, restriction: Any) -> ams.ContentKeyPolicy:
+    return ams.ContentKeyPolicy(description="policy", options=[
+        ams.ContentKeyPolicyOption(name="option", configuration=configuration,
+                                   restriction=restriction)])
+
+
+# --- round trips --------------------------------------------------------------------------
+
+
+@pytest.mark.parametrize(("model", "sdk_model", "kind"), [
+    (MediaService, every_account(), "MediaService"),
+    (MediaService, ams.MediaService(location="local"), "MediaService"),
+    (Asset, ams.Asset(alternate_id="alt", description="mezzanine", container="asset-abc",
+                      storage_account_name="openvod"), "Asset"),
+    (Asset, ams.Asset(), "Asset"),
+    (StreamingLocator, every_locator(), "StreamingLocator"),
+    (StreamingEndpoint, every_endpoint(), "StreamingEndpoint"),
+    (StreamingEntityScaleUnit, ams.StreamingEntityScaleUnit(scale_unit=2),
+     "StreamingEntityScaleUnit"),
+    (ListContainerSasInput, ams.ListContainerSasInput(permissions="ReadWriteDelete",
+                                                      expiry_time=T0), "ListContainerSasInput"),
+], ids=["account", "account-minimal", "asset", "asset-empty", "locator", "endpoint", "scale",
+        "sas"])
+def test_sdk_models_round_trip(model: type[BaseModel], sdk_model: Any, kind: str) -> None:
+    sent, written = round_trip(model, sdk_model, kind)
+    assert written == sent
+
+
+@pytest.mark.parametrize("scheme", list(POLICIES))
+def test_every_streaming_policy_shape_round_trips(scheme: str) -> None:
+    sent, written = round_trip(StreamingPolicy, POLICIES[scheme], "StreamingPolicy")
+    assert scheme in sent["properties"]
+    assert written == sent
+
+
+@pytest.mark.parametrize("configuration", list(CONFIGURATIONS))
+@pytest.mark.parametrize("restriction", ["open", *TOKEN_KEYS])
+def test_every_content_key_policy_shape_round_trips(configuration: str, restriction: str) -> None:
+    guard = ams.ContentKeyPolicyOpenRestriction() if restriction == "open" else \
+        token_restriction(TOKEN_KEYS[restriction])
+    policy = key_policy(CONFIGURATIONS[configuration], guard)
+    sent, written = round_trip(ContentKeyPolicy, policy, "ContentKeyPolicy")
+    assert written == sent
+
+
+def test_a_get_document_can_be_sent_back() -> None:
+    """ARM clients PUT what they read: the read-only envelope and properties are ignored."""
+    doc = {"id": "/subscriptions/x", "name": "a", "type": "t", "systemData": {"createdBy": "me"},
+           "properties": {"assetId": str(uuid.uuid4()), "created": "2024-01-01T00:00:00Z",
+                          "description": "d", "container": "asset-1"}}
+    assert parse(Asset, doc).to_json() == {"properties": {"description": "d",
+                                                          "container": "asset-1"}}
+
+
+# --- field paths without a server ---------------------------------------------------------
+
+
+@pytest.mark.parametrize(("model", "body", "where"), [
+    (MediaService, {"tags": "ab"}, "'tags'"),
+    (MediaService, {"properties": {"storageAccounts": [{"type": "Tertiary"}]}},
+     "'properties.storageAccounts[0].type'"),
+    (MediaService, {"properties": {"encryption": {"type": "CustomerKey"}}},
+     "'properties.encryption.type'"),
+    (Asset, {"properties": 5}, "'properties'"),
+    (Asset, {"properties": {"description": ["x"]}}, "'properties.description'"),
+    (StreamingLocator, {"properties": {"assetName": "a", "streamingPolicyName": "p",
+                                       "contentKeys": 5}}, "'properties.contentKeys'"),
+    (StreamingLocator, {"properties": {"assetName": "a", "streamingPolicyName": "p",
+                                       "contentKeys": [{"id": "not-a-guid"}]}},
+     "'properties.contentKeys[0].id'"),
+    (StreamingLocator, {"properties": {"assetName": "a", "streamingPolicyName": "p",
+                                       "contentKeys": [{"id": str(uuid.uuid4()),
+                                                        "value": "AAAA"}]}},
+     "'properties.contentKeys[0].value' must be a 16-byte key"),
+    (StreamingLocator, {"properties": {"assetName": "a", "streamingPolicyName": "p",
+                                       "startTime": 5}}, "'properties.startTime'"),
+    (StreamingLocator, {"properties": {"assetName": "a", "streamingPolicyName": "p",
+                                       "startTime": "2030-01-02T00:00:00Z",
+                                       "endTime": "2030-01-01T00:00:00Z"}},
+     "'properties' endTime must be after startTime"),
+    (StreamingPolicy, {"properties": {}}, "'properties' needs one of noEncryption"),
+    (StreamingPolicy, {"properties": {"envelopeEncryption": {"enabledProtocols": {
+        "download": True, "dash": False, "hls": True, "smoothStreaming": False}}}},
+     "'properties.envelopeEncryption' download cannot be enabled with encryption"),
+    (StreamingPolicy, {"properties": {"commonEncryptionCbcs": {
+        "enabledProtocols": {"download": False, "dash": False, "hls": True,
+                             "smoothStreaming": False},
+        "drm": {"fairPlay": {"allowPersistentLicense": "yes"}}}}},
+     "'properties.commonEncryptionCbcs.drm.fairPlay.allowPersistentLicense'"),
+    (StreamingEndpoint, {"properties": {"customHostNames": 5}},
+     "'properties.customHostNames'"),
+    (StreamingEndpoint, {"properties": {"scaleUnits": 10**30}}, "'properties.scaleUnits'"),
+    (StreamingEndpoint, {"properties": {"accessControl": {"ip": {"allow": [
+        {"subnetPrefixLength": "24"}]}}}},
+     "'properties.accessControl.ip.allow[0].subnetPrefixLength'"),
+    (StreamingEntityScaleUnit, {"scaleUnit": -1}, "'scaleUnit'"),
+    (ContentKeyPolicy, {"properties": {"options": [{
+        "configuration": {"@odata.type": NS + "ContentKeyPolicyClearKeyConfiguration"},
+        "restriction": {"@odata.type": NS + "ContentKeyPolicyTokenRestriction",
+                        "issuer": "i", "audience": "a", "restrictionTokenType": "Jwt",
+                        "primaryVerificationKey": {"@odata.type": NS + "SomeKey"}}}]}},
+     "'properties.options[0].restriction.primaryVerificationKey.@odata.type'"),
+    (ContentKeyPolicy, {"properties": {"options": [{
+        "configuration": {"@odata.type": NS + "ContentKeyPolicyUnknownConfiguration"},
+        "restriction": {"@odata.type": NS + "ContentKeyPolicyOpenRestriction"}}]}},
+     "'properties.options[0].configuration.@odata.type'"),
+    (ContentKeyPolicy, {"properties": {"options": [{
+        "configuration": {"@odata.type": NS + "ContentKeyPolicyClearKeyConfiguration"},
+        "restriction": {"@odata.type": NS + "ContentKeyPolicyTokenRestriction",
+                        "issuer": "i", "audience": "a", "restrictionTokenType": "Jwt",
+                        "primaryVerificationKey": {
+                            "@odata.type": NS + "ContentKeyPolicySymmetricTokenKey",
+                            "keyValue": "not base64!"}}}]}},
+     "'properties.options[0].restriction.primaryVerificationKey.keyValue'"),
+])
+def test_bad_fields_are_named(model: type[BaseModel], body: dict[str, Any], where: str) -> None:
+    with pytest.raises(InvalidRequestError) as caught:
+        parse(model, body)
+    assert where in caught.value.message, caught.value.message
+
+
+# --- through the SDK and the real server --------------------------------------------------
+
+
+@pytest.fixture(scope="module")
+def client(server: ServerHandle) -> Iterator[AzureMediaServices]:
+    sdk = sdk_client(server)
+    sdk.mediaservices.begin_create_or_update(RG, ACC, every_account()).result()
+    sdk.assets.create_or_update(RG, ACC, "in", ams.Asset())
+    yield sdk
+
+
+def test_sdk_account_round_trips_through_the_server(client: AzureMediaServices) -> None:
+    got = client.mediaservices.get(RG, ACC)
+    assert got.tags == {"team": "video", "cost": "1"}
+    assert got.storage_authentication == "ManagedIdentity"
+    assert got.storage_accounts[0].identity.user_assigned_identity == "u"
+
+
+def test_sdk_asset_round_trips_through_the_server(client: AzureMediaServices) -> None:
+    sent = ams.Asset(alternate_id="alt", description="mezzanine", container="asset-roundtrip")
+    stored = client.assets.create_or_update(RG, ACC, "roundtrip", sent)
+    for got in (stored, client.assets.get(RG, ACC, "roundtrip")):
+        assert (got.alternate_id, got.description, got.container) == (
+            "alt", "mezzanine", "asset-roundtrip")
+
+
+@pytest.mark.parametrize("scheme", list(POLICIES))
+def test_sdk_streaming_policies_round_trip_through_the_server(
+    client: AzureMediaServices, scheme: str
+) -> None:
+    name = f"every-{scheme}"
+    client.streaming_policies.create(RG, ACC, name, POLICIES[scheme])
+    got = client.streaming_policies.get(RG, ACC, name)
+    assert sdk_json(got, "StreamingPolicy") == sdk_json(POLICIES[scheme], "StreamingPolicy")
+
+
+def test_sdk_locator_round_trips_through_the_server(client: AzureMediaServices) -> None:
+    client.streaming_policies.create(RG, ACC, "envelope-k", POLICIES["envelopeEncryption"])
+    sent = every_locator()
+    sent.streaming_policy_name = "envelope-k"
+    got = client.streaming_locators.create(RG, ACC, "every", sent)
+    assert (got.start_time, got.end_time) == (sent.start_time, sent.end_time)
+    assert (got.alternative_media_id, got.filters) == ("media-42", ["first", "second"])
+    assert got.streaming_locator_id == sent.streaming_locator_id
+    (key,) = client.streaming_locators.list_content_keys(RG, ACC, "every").content_keys
+    given = sent.content_keys[0]
+    assert (key.id, key.value, key.label_reference_in_streaming_policy) == (
+        given.id, given.value, "k")
+    assert key.policy_name == "ckp"
+
+
+def test_sdk_endpoint_round_trips_through_the_server(client: AzureMediaServices) -> None:
+    sent = every_endpoint()
+    got = client.streaming_endpoints.begin_create(RG, ACC, "edge", sent).result()
+    again = client.streaming_endpoints.get(RG, ACC, "edge")
+    for endpoint in (got, again):
+        body = sdk_json(endpoint, "StreamingEndpoint")
+        assert body == sdk_json(sent, "StreamingEndpoint")
+    client.streaming_endpoints.begin_delete(RG, ACC, "edge").result()
+
+
+def test_sdk_endpoint_patch_keeps_what_is_not_sent(client: AzureMediaServices) -> None:
+    client.streaming_endpoints.begin_create(RG, ACC, "patched", every_endpoint()).result()
+    got = client.streaming_endpoints.begin_update(RG, ACC, "patched", ams.StreamingEndpoint(
+        location="local", description="changed")).result()
+    assert (got.description, got.max_cache_age, got.custom_host_names) == (
+        "changed", 60, ["media.example.com"])
+    client.streaming_endpoints.begin_delete(RG, ACC, "patched").result()
+
+
+def test_sdk_wrong_locator_key_label_is_a_400(client: AzureMediaServices) -> None:
+    sent = every_locator()
+    sent.streaming_policy_name = "Predefined_ClearStreamingOnly"
+    with pytest.raises(HttpResponseError) as info:
+        client.streaming_locators.create(RG, ACC, "badkey", sent)
+    assert info.value.status_code == 400
+    assert "'properties.contentKeys[0].labelReferenceInStreamingPolicy'" in \
+        info.value.error.message
