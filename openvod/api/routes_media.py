@@ -10,6 +10,7 @@ from fastapi.responses import JSONResponse
 from openvod.api.bodies import body_schema, typed_body
 from openvod.api.deps import ACCOUNT_PREFIX, account, get_ctx, require_token
 from openvod.context import Context
+from openvod.errors import StorageError
 from openvod.resources.accounts import MediaService
 from openvod.resources.assets import Asset, ListContainerSasInput
 from openvod.resources.jobs import Job, JobUpdate
@@ -123,11 +124,13 @@ def _provision(ctx: Context, acct: AccountRef, name: str, container: str) -> Non
     """Make a committed asset's container; if that fails, the asset goes too."""
     try:
         assets.provision_container(ctx.store, container)
-    except BaseException:
+    except BaseException as exc:
         with ctx.session() as s:
             row = assets.get_resource(s, acct, assets.KIND, name)
             if row is not None:
                 s.delete(row)
+        if isinstance(exc, OSError) and not isinstance(exc, StorageError):
+            raise StorageError(f"The container of asset '{name}' could not be made.") from exc
         raise
 
 
