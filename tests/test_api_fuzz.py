@@ -17,10 +17,14 @@ from hypothesis import strategies as st
 from openvod.clock import iso, utcnow
 from tests.conftest import ACCOUNT, RESOURCE_GROUP, SUBSCRIPTION, ServerHandle, start_server
 from tests.test_resource_models import (
+    CONFIGURATIONS,
     POLICIES,
+    TOKEN_KEYS,
     every_account,
     every_endpoint,
     every_locator,
+    key_policy,
+    token_restriction,
 )
 from tests.test_resource_models_enc import (
     copy_preset,
@@ -43,6 +47,7 @@ def _seed(kind: str) -> dict[str, Any]:
     locator.streaming_policy_name = "Predefined_ClearStreamingOnly"
     locator.content_keys = None
     job = every_job()
+    job.outputs = job.outputs[1:2]  # the 'copy' transform has one output; this one overrides it
     return {
         "account": sdk_json(every_account(), "MediaService"),
         "asset": {"properties": {"description": "d", "alternateId": "a"}},
@@ -53,6 +58,9 @@ def _seed(kind: str) -> dict[str, Any]:
         "locator": sdk_json(locator, "StreamingLocator"),
         "endpoint": sdk_json(every_endpoint(), "StreamingEndpoint"),
         "scale": {"scaleUnit": 1},
+        "keypolicy": sdk_json(key_policy(CONFIGURATIONS["PlayReady"],
+                                         token_restriction(TOKEN_KEYS["x509"])),
+                              "ContentKeyPolicy"),
         "none": {},
     }[kind]
 
@@ -76,6 +84,9 @@ SEEDS = [
     ("PATCH", r"/streamingEndpoints/\{name\}$", "endpoint"),
     ("POST", r"/streamingEndpoints/\{name\}/(start|stop)$", "none"),
     ("POST", r"/streamingEndpoints/\{name\}/scale$", "scale"),
+    ("PUT", r"/contentKeyPolicies/\{name\}$", "keypolicy"),
+    ("PATCH", r"/contentKeyPolicies/\{name\}$", "keypolicy"),
+    ("POST", r"/contentKeyPolicies/\{name\}/getPolicyPropertiesWithSecrets$", "none"),
 ]
 
 
@@ -103,7 +114,7 @@ def seed_kind(method: str, path: str) -> str:
 
 
 def test_every_route_has_a_seed() -> None:
-    assert len(ROUTES) >= 17
+    assert len(ROUTES) >= 20
     for method, path in ROUTES:
         seed_kind(method, path)
 
@@ -111,7 +122,8 @@ def test_every_route_has_a_seed() -> None:
 @pytest.fixture(scope="module")
 def fuzz_server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[ServerHandle]:
     """A server without a worker (random jobs are stored, never run)."""
-    handle = start_server(Path(tmp_path_factory.mktemp("fuzz")), None, run_worker=False)
+    handle = start_server(Path(tmp_path_factory.mktemp("fuzz")), None, run_worker=False,
+                          http_input_allowed_hosts=["media.example"])
     with handle.http() as http:
         base = handle.account_path
         assert http.put(base, params=V, json={"location": "local"}).status_code == 201
@@ -120,6 +132,8 @@ def fuzz_server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[ServerHand
         transform = {"properties": {"outputs": [{"preset": sdk_json(copy_preset(),
                                                                     "StandardEncoderPreset")}]}}
         assert http.put(f"{base}/transforms/copy", params=V, json=transform).status_code == 201
+        assert http.put(f"{base}/contentKeyPolicies/ckp", params=V,
+                        json=_seed("keypolicy")).status_code == 201
     yield handle
     handle.server.stop()
 

@@ -327,6 +327,8 @@ def client(server: ServerHandle) -> Iterator[AzureMediaServices]:
     sdk = sdk_client(server)
     sdk.mediaservices.begin_create_or_update(RG, ACC, every_account()).result()
     sdk.assets.create_or_update(RG, ACC, "in", ams.Asset())
+    sdk.content_key_policies.create_or_update(RG, ACC, "ckp", key_policy(
+        ams.ContentKeyPolicyClearKeyConfiguration(), ams.ContentKeyPolicyOpenRestriction()))
     yield sdk
 
 
@@ -397,3 +399,62 @@ def test_sdk_wrong_locator_key_label_is_a_400(client: AzureMediaServices) -> Non
     assert info.value.status_code == 400
     assert "'properties.contentKeys[0].labelReferenceInStreamingPolicy'" in \
         info.value.error.message
+
+
+@pytest.mark.parametrize("configuration", list(CONFIGURATIONS))
+def test_sdk_content_key_policies_keep_secrets_out_of_get(
+    client: AzureMediaServices, configuration: str
+) -> None:
+    sent = key_policy(CONFIGURATIONS[configuration], token_restriction(TOKEN_KEYS["rsa"]))
+    name = f"ckp-{configuration.lower()}"
+    stored = client.content_key_policies.create_or_update(RG, ACC, name, sent)
+    assert stored.policy_id and stored.options[0].policy_option_id
+    got = client.content_key_policies.get(RG, ACC, name)
+    text = json.dumps(sdk_json(got, "ContentKeyPolicy"))
+    for secret in ("keyValue", "modulus", "exponent", "rawBody", "fairPlayPfx", '"ask"'):
+        assert secret not in text
+    assert got.options[0].restriction.issuer == "https://issuer.example"
+    full = client.content_key_policies.get_policy_properties_with_secrets(RG, ACC, name)
+    wanted = sdk_json(sent, "ContentKeyPolicy")["properties"]
+    assert sdk_json(full, "ContentKeyPolicyProperties") == wanted
+    listed = {p.name for p in client.content_key_policies.list(RG, ACC)}
+    assert name in listed
+    client.content_key_policies.delete(RG, ACC, name)
+    with pytest.raises(HttpResponseError) as info:
+        client.content_key_policies.get(RG, ACC, name)
+    assert info.value.status_code == 404
+
+
+def test_sdk_content_key_policy_update_and_in_use(client: AzureMediaServices) -> None:
+    client.content_key_policies.create_or_update(RG, ACC, "used", key_policy(
+        CONFIGURATIONS["ClearKey"], ams.ContentKeyPolicyOpenRestriction()))
+    updated = client.content_key_policies.update(RG, ACC, "used", ams.ContentKeyPolicy(
+        description="changed"))
+    assert updated.description == "changed" and len(updated.options) == 1
+    client.streaming_locators.create(RG, ACC, "uses", ams.StreamingLocator(
+        asset_name="in", streaming_policy_name="Predefined_ClearKey",
+        default_content_key_policy_name="USED"))
+    (key,) = client.streaming_locators.list_content_keys(RG, ACC, "uses").content_keys
+    assert key.policy_name == "used"
+    with pytest.raises(HttpResponseError) as info:
+        client.content_key_policies.delete(RG, ACC, "used")
+    assert info.value.status_code == 409
+    client.streaming_locators.delete(RG, ACC, "uses")
+    client.content_key_policies.delete(RG, ACC, "used")
+    with pytest.raises(HttpResponseError) as info:
+        client.streaming_locators.create(RG, ACC, "dangling", ams.StreamingLocator(
+            asset_name="in", streaming_policy_name="Predefined_ClearKey",
+            default_content_key_policy_name="used"))
+    assert info.value.status_code == 404
+
+
+def test_sdk_unknown_restriction_is_a_400(client: AzureMediaServices) -> None:
+    body = sdk_json(key_policy(CONFIGURATIONS["ClearKey"], ams.ContentKeyPolicyOpenRestriction()),
+                    "ContentKeyPolicy")
+    body["properties"]["options"][0]["restriction"] = {
+        "@odata.type": NS + "ContentKeyPolicyUnknownRestriction"}
+    with pytest.raises(HttpResponseError) as info:
+        client.content_key_policies.create_or_update(RG, ACC, "unknown",
+                                                     json.dumps(body).encode())
+    assert info.value.status_code == 400
+    assert "'properties.options[0].restriction.@odata.type'" in info.value.error.message

@@ -14,6 +14,7 @@ _KEYWORDS = [
     "streamingEndpoints", "streamingEndpointOperations", "operationLocations",
     "contentKeyPolicies", "listContainerSas", "listStreamingLocators", "listPaths",
     "listContentKeys", "cancelJob", "start", "stop", "scale", "getEncryptionKey",
+    "getPolicyPropertiesWithSecrets",
 ]
 CANONICAL = {k.lower(): k for k in _KEYWORDS}
 

@@ -259,6 +259,35 @@ class ContentKeyPolicyProperties(ArmModel):
 
 
 class ContentKeyPolicy(ArmResource):
-    """A content key policy PUT or PATCH body."""
+    """A content key policy PUT body."""
 
     properties: ContentKeyPolicyProperties
+
+
+class ContentKeyPolicyUpdateProperties(ContentKeyPolicyProperties):
+    """The ``properties`` of a PATCH: what is sent replaces what is stored."""
+
+    options: Annotated[
+        list[ContentKeyPolicyOption], Field(min_length=1, max_length=32)
+    ] | None = None  # type: ignore[assignment]
+
+
+class ContentKeyPolicyUpdate(ArmResource):
+    """A content key policy PATCH body."""
+
+    properties: ContentKeyPolicyUpdateProperties | None = None
+
+
+# Fields a plain GET leaves out; ``getPolicyPropertiesWithSecrets`` returns them.
+SECRET_FIELDS = frozenset(
+    {"keyValue", "exponent", "modulus", "rawBody", "ask", "fairPlayPfx", "fairPlayPfxPassword"}
+)
+
+
+def without_secrets(document: Any) -> Any:
+    """A copy of a stored policy document without key material and passwords."""
+    if isinstance(document, dict):
+        return {k: without_secrets(v) for k, v in document.items() if k not in SECRET_FIELDS}
+    if isinstance(document, list):
+        return [without_secrets(item) for item in document]
+    return document

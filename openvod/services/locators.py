@@ -15,6 +15,7 @@ from openvod.db.models import Resource
 from openvod.errors import ConflictError, InvalidRequestError
 from openvod.resources.locators import StreamingLocator, StreamingLocatorContentKey
 from openvod.resources.streaming_policies import EncryptedScheme, StreamingPolicyProperties
+from openvod.services import content_key_policies as key_policies
 from openvod.services import policies
 from openvod.services.arm import AccountRef, envelope, page
 from openvod.services.names import check_resource_name
@@ -63,6 +64,8 @@ def create(session: Session, account: AccountRef, name: str, body: StreamingLoca
     props = body.properties
     asset = require_resource(session, account, "assets", props.asset_name, "asset")
     policy_name, policy = policies.get_properties(session, account, props.streaming_policy_name)
+    key_policy = key_policies.require_exists(session, account,
+                                             props.default_content_key_policy_name)
     locator_id = _locator_id(session, props.streaming_locator_id)
     stored = {
         "assetName": asset.name,
@@ -70,16 +73,16 @@ def create(session: Session, account: AccountRef, name: str, body: StreamingLoca
         "startTime": iso(props.start_time),
         "endTime": iso(props.end_time),
         "streamingLocatorId": locator_id,
-        "defaultContentKeyPolicyName": props.default_content_key_policy_name,
+        "defaultContentKeyPolicyName": key_policy,
         "alternativeMediaId": props.alternative_media_id,
         "filters": list(props.filters or []),
     }
-    key_policy = props.default_content_key_policy_name or policy.default_content_key_policy_name
-    keys = _content_keys(policy, policy_name, props.content_keys or [], key_policy)
+    keys = _content_keys(policy, policy_name, props.content_keys or [],
+                         key_policy or policy.default_content_key_policy_name)
     return save_resource(
         session, account, KIND, name, stored, resource_uuid=locator_id, extra={"keys": keys},
         asset=asset.name, streaming_policy=policy_name,
-        content_key_policy=props.default_content_key_policy_name,
+        content_key_policy=key_policy,
     )
 
 

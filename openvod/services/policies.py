@@ -12,6 +12,7 @@ from sqlalchemy.orm import Session
 from openvod.clock import iso
 from openvod.errors import ConflictError, InvalidRequestError, NotFoundError
 from openvod.resources.streaming_policies import SCHEMES, StreamingPolicy, StreamingPolicyProperties
+from openvod.services import content_key_policies as key_policies
 from openvod.services.arm import AccountRef, envelope, page
 from openvod.services.names import check_resource_name
 from openvod.services.repository import (
@@ -135,10 +136,12 @@ def create(session: Session, account: AccountRef, name: str, body: StreamingPoli
     if _predefined_name(name) or get_resource(session, account, KIND, name) is not None:
         raise ConflictError(f"The streaming policy '{name}' already exists and cannot be updated.")
     props = body.properties
-    save_resource(
-        session, account, KIND, name, props.to_json(),
-        content_key_policy=props.default_content_key_policy_name,
-    )
+    key_policy = key_policies.require_exists(session, account,
+                                             props.default_content_key_policy_name)
+    stored = props.to_json()
+    if key_policy is not None:
+        stored["defaultContentKeyPolicyName"] = key_policy
+    save_resource(session, account, KIND, name, stored, content_key_policy=key_policy)
 
 
 def delete(session: Session, account: AccountRef, name: str) -> None:
