@@ -26,10 +26,16 @@ from openvod.context import Context, open_context
 from openvod.db.engine import alembic_config, create_db_engine
 from openvod.db.models import Job
 from openvod.errors import ConflictError
+from openvod.resources.base import parse
+from openvod.resources.content_key_policies import ContentKeyPolicy
+from openvod.resources.locators import StreamingLocator
 from openvod.services import assets, locators, policies, tokens
+from openvod.services import content_key_policies as key_policies
 from openvod.services.arm import AccountRef
 from openvod.services.repository import account_ref, find_account, is_referenced, referencing
 from tests.conftest import PG_URL, reset_postgres
+
+NS = "#Microsoft.Media."
 
 OLD_TOKEN = "ovd_made-before-scopes-existed"
 _meta = sa.MetaData()
@@ -198,9 +204,13 @@ def test_rules_answer_from_the_backfilled_columns(migrated: Context) -> None:
 def test_new_locators_store_their_references(migrated: Context) -> None:
     acct = _legacy(migrated)
     with migrated.session() as s:
-        locators.create(s, acct, "fresh", {"properties": {
+        option = {"configuration": {"@odata.type": NS + "ContentKeyPolicyClearKeyConfiguration"},
+                  "restriction": {"@odata.type": NS + "ContentKeyPolicyOpenRestriction"}}
+        key_policies.create_or_update(s, acct, "Other", parse(
+            ContentKeyPolicy, {"properties": {"options": [option]}}))
+        locators.create(s, acct, "fresh", parse(StreamingLocator, {"properties": {
             "assetName": "trailer", "streamingPolicyName": "predefined_downloadonly",
-            "defaultContentKeyPolicyName": "Other"}})
+            "defaultContentKeyPolicyName": "other"}}))
     with migrated.session() as s:
         row = locators.get_resource(s, acct, locators.KIND, "fresh")
         assert row is not None

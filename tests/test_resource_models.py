@@ -458,3 +458,49 @@ def test_sdk_unknown_restriction_is_a_400(client: AzureMediaServices) -> None:
                                                      json.dumps(body).encode())
     assert info.value.status_code == 400
     assert "'properties.options[0].restriction.@odata.type'" in info.value.error.message
+
+
+def test_model_names_are_unique_across_resources() -> None:
+    """The OpenAPI components are keyed by class name: two models may not share one."""
+    import importlib
+    import pkgutil
+
+    import openvod.resources
+
+    seen: dict[str, str] = {}
+    for info in pkgutil.iter_modules(openvod.resources.__path__):
+        module = importlib.import_module(f"openvod.resources.{info.name}")
+        for name, value in vars(module).items():
+            if isinstance(value, type) and issubclass(value, BaseModel) \
+                    and value.__module__ == module.__name__:
+                assert seen.setdefault(name, module.__name__) == module.__name__, name
+
+
+def test_openapi_shows_every_body_schema(server: ServerHandle) -> None:
+    from tests.test_resource_models_enc import references
+
+    with server.http() as http:
+        document = http.get("/openapi.json").json()
+    schemas = document["components"]["schemas"]
+    bodies = {}
+    for path, operations in document["paths"].items():
+        for method, operation in operations.items():
+            if method in ("put", "patch", "post") and "requestBody" in operation:
+                ref = operation["requestBody"]["content"]["application/json"]["schema"]["$ref"]
+                bodies[(method, path.rsplit("/", 2)[-2])] = ref.rsplit("/", 1)[-1]
+    assert bodies[("put", "mediaservices")] == "MediaService"
+    assert bodies[("patch", "assets")] == "Asset"
+    assert bodies[("put", "streamingLocators")] == "StreamingLocator"
+    assert bodies[("put", "streamingPolicies")] == "StreamingPolicy"
+    assert bodies[("put", "contentKeyPolicies")] == "ContentKeyPolicy"
+    assert bodies[("put", "streamingEndpoints")] == "StreamingEndpoint"
+    assert schemas["StreamingEndpointProperties"]["properties"]["scaleUnits"]["anyOf"][0][
+        "maximum"] == 10
+    token = schemas["ContentKeyPolicyTokenRestriction"]["properties"]
+    assert set(token["primaryVerificationKey"]["discriminator"]["mapping"]) == {
+        NS + "ContentKeyPolicySymmetricTokenKey", NS + "ContentKeyPolicyRsaTokenKey",
+        NS + "ContentKeyPolicyX509CertificateTokenKey"}
+    assert "allowPersistentLicense" in schemas["StreamingPolicyFairPlayConfiguration"][
+        "required"]
+    for ref in references(document):
+        assert ref.split("/")[-1] in schemas, ref

@@ -16,8 +16,8 @@ from openvod.resources.odata import NS, WHOLE, canonical_case, check_odata_type,
 
 INT32 = 2**31 - 1
 Text = Annotated[str, Field(max_length=4096)]
-Count = Annotated[int, WHOLE, Field(ge=0, le=INT32)]
-Level = Annotated[int, WHOLE, Field(ge=0, le=500)]
+Count = Annotated[int, Field(ge=0, le=INT32), WHOLE]
+Level = Annotated[int, Field(ge=0, le=500), WHOLE]
 SecurityLevelName = Literal["Unknown", "SL150", "SL2000", "SL3000"]
 LicenseTypeName = Literal["Unknown", "NonPersistent", "Persistent"]
 ContentTypeName = Literal["Unknown", "Unspecified", "UltraVioletDownload", "UltraVioletStreaming"]
@@ -34,13 +34,13 @@ RentalKeyType = Annotated[RentalKeyTypeName, canonical_case(RentalKeyTypeName)]
 TokenType = Annotated[TokenTypeName, canonical_case(TokenTypeName)]
 
 
-class ClearKeyConfiguration(ArmModel):
+class ContentKeyPolicyClearKeyConfiguration(ArmModel):
     """``ContentKeyPolicyClearKeyConfiguration``: the key itself (HLS AES-128, W3C ClearKey)."""
 
     odata_type: Literal["#Microsoft.Media.ContentKeyPolicyClearKeyConfiguration"] = odata_field()
 
 
-class PlayReadyKeyFromHeader(ArmModel):
+class ContentKeyPolicyPlayReadyContentEncryptionKeyFromHeader(ArmModel):
     """``ContentKeyPolicyPlayReadyContentEncryptionKeyFromHeader``."""
 
     odata_type: Literal[
@@ -48,7 +48,7 @@ class PlayReadyKeyFromHeader(ArmModel):
     ] = odata_field()
 
 
-class PlayReadyKeyFromKeyIdentifier(ArmModel):
+class ContentKeyPolicyPlayReadyContentEncryptionKeyFromKeyIdentifier(ArmModel):
     """``ContentKeyPolicyPlayReadyContentEncryptionKeyFromKeyIdentifier``: a fixed key id."""
 
     odata_type: Literal[
@@ -62,28 +62,29 @@ _KEY_LOCATIONS = (
     NS + "ContentKeyPolicyPlayReadyContentEncryptionKeyFromKeyIdentifier",
 )
 PlayReadyKeyLocation = Annotated[
-    PlayReadyKeyFromHeader | PlayReadyKeyFromKeyIdentifier,
+    ContentKeyPolicyPlayReadyContentEncryptionKeyFromHeader
+    | ContentKeyPolicyPlayReadyContentEncryptionKeyFromKeyIdentifier,
     Field(discriminator="odata_type"),
     check_odata_type(_KEY_LOCATIONS, "PlayReady content key location"),
 ]
 
 
-class ExplicitAnalogTelevisionRestriction(ArmModel):
+class ContentKeyPolicyPlayReadyExplicitAnalogTelevisionRestriction(ArmModel):
     """``ContentKeyPolicyPlayReadyExplicitAnalogTelevisionRestriction``."""
 
     best_effort: bool
-    configuration_data: Annotated[int, WHOLE, Field(ge=0, le=3)]
+    configuration_data: Annotated[int, Field(ge=0, le=3), WHOLE]
 
 
-class PlayReadyPlayRight(ArmModel):
+class ContentKeyPolicyPlayReadyPlayRight(ArmModel):
     """``ContentKeyPolicyPlayReadyPlayRight``: output protection levels and restrictions."""
 
     first_play_expiration: Duration | None = None
-    scms_restriction: Annotated[int, WHOLE, Field(ge=0, le=3)] | None = None
-    agc_and_color_stripe_restriction: Annotated[int, WHOLE, Field(ge=0, le=3)] | None = None
-    explicit_analog_television_output_restriction: ExplicitAnalogTelevisionRestriction | None = (
-        None
-    )
+    scms_restriction: Annotated[int, Field(ge=0, le=3), WHOLE] | None = None
+    agc_and_color_stripe_restriction: Annotated[int, Field(ge=0, le=3), WHOLE] | None = None
+    explicit_analog_television_output_restriction: (
+        ContentKeyPolicyPlayReadyExplicitAnalogTelevisionRestriction | None
+    ) = None
     digital_video_only_content_restriction: bool
     image_constraint_for_analog_component_video_restriction: bool
     image_constraint_for_analog_computer_monitor_restriction: bool
@@ -95,7 +96,7 @@ class PlayReadyPlayRight(ArmModel):
     uncompressed_digital_audio_opl: Level | None = None
 
 
-class PlayReadyLicense(ArmModel):
+class ContentKeyPolicyPlayReadyLicense(ArmModel):
     """``ContentKeyPolicyPlayReadyLicense``: one license template."""
 
     allow_test_devices: bool
@@ -105,35 +106,35 @@ class PlayReadyLicense(ArmModel):
     relative_begin_date: Duration | None = None
     relative_expiration_date: Duration | None = None
     grace_period: Duration | None = None
-    play_right: PlayReadyPlayRight | None = None
+    play_right: ContentKeyPolicyPlayReadyPlayRight | None = None
     license_type: LicenseType
     content_key_location: PlayReadyKeyLocation
     content_type: ContentType
 
 
-class PlayReadyConfiguration(ArmModel):
+class ContentKeyPolicyPlayReadyConfiguration(ArmModel):
     """``ContentKeyPolicyPlayReadyConfiguration``: licenses for an external PlayReady server."""
 
     odata_type: Literal["#Microsoft.Media.ContentKeyPolicyPlayReadyConfiguration"] = odata_field()
-    licenses: Annotated[list[PlayReadyLicense], Field(min_length=1, max_length=16)]
+    licenses: Annotated[list[ContentKeyPolicyPlayReadyLicense], Field(min_length=1, max_length=16)]
     response_custom_data: Text | None = None
 
 
-class WidevineConfiguration(ArmModel):
+class ContentKeyPolicyWidevineConfiguration(ArmModel):
     """``ContentKeyPolicyWidevineConfiguration``: a Widevine license template (JSON text)."""
 
     odata_type: Literal["#Microsoft.Media.ContentKeyPolicyWidevineConfiguration"] = odata_field()
     widevine_template: Annotated[str, Field(max_length=65536)]
 
 
-class FairPlayOfflineRentalConfiguration(ArmModel):
+class ContentKeyPolicyFairPlayOfflineRentalConfiguration(ArmModel):
     """``ContentKeyPolicyFairPlayOfflineRentalConfiguration``."""
 
     playback_duration_seconds: Count
     storage_duration_seconds: Count
 
 
-class FairPlayConfiguration(ArmModel):
+class ContentKeyPolicyFairPlayConfiguration(ArmModel):
     """``ContentKeyPolicyFairPlayConfiguration``: application secret key and certificate."""
 
     odata_type: Literal["#Microsoft.Media.ContentKeyPolicyFairPlayConfiguration"] = odata_field()
@@ -142,7 +143,7 @@ class FairPlayConfiguration(ArmModel):
     fair_play_pfx: Annotated[str, Field(max_length=65536)]
     rental_and_lease_key_type: RentalKeyType
     rental_duration: Count
-    offline_rental_configuration: FairPlayOfflineRentalConfiguration | None = None
+    offline_rental_configuration: ContentKeyPolicyFairPlayOfflineRentalConfiguration | None = None
 
 
 _UNKNOWN = "is the SDK's placeholder for a type it could not read; send a real one"
@@ -153,8 +154,10 @@ CONFIGURATION_TYPES = (
     NS + "ContentKeyPolicyFairPlayConfiguration",
 )
 Configuration = Annotated[
-    ClearKeyConfiguration | PlayReadyConfiguration | WidevineConfiguration
-    | FairPlayConfiguration,
+    ContentKeyPolicyClearKeyConfiguration
+    | ContentKeyPolicyPlayReadyConfiguration
+    | ContentKeyPolicyWidevineConfiguration
+    | ContentKeyPolicyFairPlayConfiguration,
     Field(discriminator="odata_type"),
     check_odata_type(CONFIGURATION_TYPES, "content key policy configuration", {
         NS + "ContentKeyPolicyUnknownConfiguration":
@@ -163,14 +166,14 @@ Configuration = Annotated[
 ]  # fmt: skip
 
 
-class SymmetricTokenKey(ArmModel):
+class ContentKeyPolicySymmetricTokenKey(ArmModel):
     """``ContentKeyPolicySymmetricTokenKey``: an HMAC key."""
 
     odata_type: Literal["#Microsoft.Media.ContentKeyPolicySymmetricTokenKey"] = odata_field()
     key_value: Base64
 
 
-class RsaTokenKey(ArmModel):
+class ContentKeyPolicyRsaTokenKey(ArmModel):
     """``ContentKeyPolicyRsaTokenKey``: an RSA public key as exponent and modulus."""
 
     odata_type: Literal["#Microsoft.Media.ContentKeyPolicyRsaTokenKey"] = odata_field()
@@ -178,7 +181,7 @@ class RsaTokenKey(ArmModel):
     modulus: Base64
 
 
-class X509CertificateTokenKey(ArmModel):
+class ContentKeyPolicyX509CertificateTokenKey(ArmModel):
     """``ContentKeyPolicyX509CertificateTokenKey``: a certificate (DER, base64)."""
 
     odata_type: Literal[
@@ -193,26 +196,28 @@ TOKEN_KEY_TYPES = (
     NS + "ContentKeyPolicyX509CertificateTokenKey",
 )
 TokenKey = Annotated[
-    SymmetricTokenKey | RsaTokenKey | X509CertificateTokenKey,
+    ContentKeyPolicySymmetricTokenKey
+    | ContentKeyPolicyRsaTokenKey
+    | ContentKeyPolicyX509CertificateTokenKey,
     Field(discriminator="odata_type"),
     check_odata_type(TOKEN_KEY_TYPES, "token key"),
 ]
 
 
-class TokenClaim(ArmModel):
+class ContentKeyPolicyTokenClaim(ArmModel):
     """``ContentKeyPolicyTokenClaim``: a claim the token must carry (with this value, if given)."""
 
     claim_type: Text | None = None
     claim_value: Text | None = None
 
 
-class OpenRestriction(ArmModel):
+class ContentKeyPolicyOpenRestriction(ArmModel):
     """``ContentKeyPolicyOpenRestriction``: keys for anyone."""
 
     odata_type: Literal["#Microsoft.Media.ContentKeyPolicyOpenRestriction"] = odata_field()
 
 
-class TokenRestriction(ArmModel):
+class ContentKeyPolicyTokenRestriction(ArmModel):
     """``ContentKeyPolicyTokenRestriction``: keys for a valid JWT or SWT."""
 
     odata_type: Literal["#Microsoft.Media.ContentKeyPolicyTokenRestriction"] = odata_field()
@@ -220,7 +225,7 @@ class TokenRestriction(ArmModel):
     audience: Text
     primary_verification_key: TokenKey
     alternate_verification_keys: Annotated[list[TokenKey], Field(max_length=16)] | None = None
-    required_claims: Annotated[list[TokenClaim], Field(max_length=64)] | None = None
+    required_claims: Annotated[list[ContentKeyPolicyTokenClaim], Field(max_length=64)] | None = None
     restriction_token_type: TokenType
     open_id_connect_discovery_document: Annotated[str, Field(max_length=2048)] | None = None
 
@@ -230,7 +235,7 @@ RESTRICTION_TYPES = (
     NS + "ContentKeyPolicyTokenRestriction",
 )
 Restriction = Annotated[
-    OpenRestriction | TokenRestriction,
+    ContentKeyPolicyOpenRestriction | ContentKeyPolicyTokenRestriction,
     Field(discriminator="odata_type"),
     check_odata_type(RESTRICTION_TYPES, "content key policy restriction", {
         NS + "ContentKeyPolicyUnknownRestriction":

@@ -12,7 +12,7 @@ from openvod.resources.odata import WHOLE
 # AMS: up to 10 streaming units per endpoint without a support request.
 MAX_SCALE_UNITS = 10
 INT32 = 2**31 - 1
-Units = Annotated[int, WHOLE, Field(ge=0, le=MAX_SCALE_UNITS)]
+Units = Annotated[int, Field(ge=0, le=MAX_SCALE_UNITS), WHOLE]
 Short = Annotated[str, Field(max_length=1024)]
 
 
@@ -20,7 +20,7 @@ class ArmStreamingEndpointCurrentSku(ArmModel):
     """``ArmStreamingEndpointCurrentSku``: the capacity (its name is read-only)."""
 
     name: Any = Field(default=None, exclude=True)
-    capacity: Annotated[int, WHOLE, Field(ge=0, le=INT32)] | None = None
+    capacity: Annotated[int, Field(ge=0, le=INT32), WHOLE] | None = None
 
 
 class AkamaiSignatureHeaderAuthenticationKey(ArmModel):
@@ -43,7 +43,7 @@ class IPRange(ArmModel):
 
     name: Short | None = None
     address: Short | None = None
-    subnet_prefix_length: Annotated[int, WHOLE, Field(ge=0, le=128)] | None = None
+    subnet_prefix_length: Annotated[int, Field(ge=0, le=128), WHOLE] | None = None
 
 
 class IPAccessControl(ArmModel):
@@ -73,7 +73,7 @@ class StreamingEndpointProperties(ArmModel):
     scale_units: Units | None = None
     availability_set_name: Short | None = None
     access_control: StreamingEndpointAccessControl | None = None
-    max_cache_age: Annotated[int, WHOLE, Field(ge=0, le=INT32)] | None = None
+    max_cache_age: Annotated[int, Field(ge=0, le=INT32), WHOLE] | None = None
     custom_host_names: Annotated[list[Annotated[str, Field(max_length=253)]],
                                  Field(max_length=64)] | None = None
     cdn_enabled: bool | None = None

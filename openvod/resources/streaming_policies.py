@@ -71,20 +71,20 @@ class StreamingPolicyContentKeys(ArmModel):
     key_to_track_mappings: list[StreamingPolicyContentKey] | None = None
 
 
-class PlayReadyConfiguration(ArmModel):
+class StreamingPolicyPlayReadyConfiguration(ArmModel):
     """``StreamingPolicyPlayReadyConfiguration``: an external license server's URL template."""
 
     custom_license_acquisition_url_template: Url | None = None
     play_ready_custom_attributes: Annotated[str, Field(max_length=4096)] | None = None
 
 
-class WidevineConfiguration(ArmModel):
+class StreamingPolicyWidevineConfiguration(ArmModel):
     """``StreamingPolicyWidevineConfiguration``: an external license server's URL template."""
 
     custom_license_acquisition_url_template: Url | None = None
 
 
-class FairPlayConfiguration(ArmModel):
+class StreamingPolicyFairPlayConfiguration(ArmModel):
     """``StreamingPolicyFairPlayConfiguration``: an external license server's URL template."""
 
     custom_license_acquisition_url_template: Url | None = None
@@ -100,16 +100,16 @@ class ClearKeyEncryptionConfiguration(ArmModel):
 class CencDrmConfiguration(ArmModel):
     """``CencDrmConfiguration``: PlayReady and Widevine for ``cenc``."""
 
-    play_ready: PlayReadyConfiguration | None = None
-    widevine: WidevineConfiguration | None = None
+    play_ready: StreamingPolicyPlayReadyConfiguration | None = None
+    widevine: StreamingPolicyWidevineConfiguration | None = None
 
 
 class CbcsDrmConfiguration(ArmModel):
     """``CbcsDrmConfiguration``: FairPlay (and PlayReady, Widevine) for ``cbcs``."""
 
-    fair_play: FairPlayConfiguration | None = None
-    play_ready: PlayReadyConfiguration | None = None
-    widevine: WidevineConfiguration | None = None
+    fair_play: StreamingPolicyFairPlayConfiguration | None = None
+    play_ready: StreamingPolicyPlayReadyConfiguration | None = None
+    widevine: StreamingPolicyWidevineConfiguration | None = None
 
 
 class _Scheme(ArmModel):
