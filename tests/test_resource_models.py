@@ -504,3 +504,18 @@ def test_openapi_shows_every_body_schema(server: ServerHandle) -> None:
         "required"]
     for ref in references(document):
         assert ref.split("/")[-1] in schemas, ref
+
+
+def test_sdk_account_update(client: AzureMediaServices) -> None:
+    updated = client.mediaservices.begin_update(RG, ACC, ams.MediaServiceUpdate(
+        tags={"team": "edge"}, public_network_access="Disabled")).result()
+    assert updated.tags == {"team": "edge"} and updated.public_network_access == "Disabled"
+    got = client.mediaservices.get(RG, ACC)
+    assert got.tags == {"team": "edge"} and got.public_network_access == "Disabled"
+    assert got.storage_authentication == "ManagedIdentity"  # not sent, kept
+    with pytest.raises(HttpResponseError) as info:
+        client.mediaservices.begin_update(
+            RG, ACC, json.dumps({"tags": {"a": 5}}).encode()).result()
+    assert info.value.status_code == 400 and "'tags.a'" in info.value.error.message
+    client.mediaservices.begin_update(RG, ACC, ams.MediaServiceUpdate(
+        public_network_access="Enabled")).result()

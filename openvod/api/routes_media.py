@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from fastapi import APIRouter, Depends, Response
+from fastapi import APIRouter, Depends, Request, Response
 from fastapi.responses import JSONResponse
 
 from openvod.api.bodies import body_schema, typed_body
@@ -42,6 +42,21 @@ def put_account(
             storage_account_name=ctx.settings.storage_account_name,
         )
         return _created(accounts.to_arm(row), created)
+
+
+@router.patch(P, openapi_extra=body_schema(MediaService))
+def patch_account(
+    subscription_id: str, resource_group: str, account_name: str, request: Request,
+    body: MediaService = Depends(typed_body(MediaService)), ctx: Context = Depends(get_ctx),
+) -> JSONResponse:
+    """Update an account's tags or properties (202; the SDK polls the account's own URL)."""
+    with ctx.session() as s:
+        row = find_account(s, subscription_id, resource_group, account_name)
+        doc = accounts.to_arm(accounts.update(
+            s, row, body, storage_account_name=ctx.settings.storage_account_name))
+    api_version = request.query_params.get("api-version", "2023-01-01")
+    location = f"{str(request.base_url).rstrip('/')}{doc['id']}?api-version={api_version}"
+    return JSONResponse(doc, status_code=202, headers={"Location": location, "Retry-After": "0"})
 
 
 @router.get(P)

@@ -70,6 +70,28 @@ def create_or_update(
     return row, created
 
 
+def update(session: Session, row: Account, body: MediaService, *,
+           storage_account_name: str) -> Account:
+    """PATCH an account: tags and the properties sent replace the stored ones."""
+    if body.location is not None and body.location.lower() != row.location.lower():
+        raise InvalidRequestError(
+            f"'location' cannot change: the account is in '{row.location}'.", code="BadRequest")
+    if "tags" in body.model_fields_set:
+        row.tags = dict(body.tags or {})
+    sent = body.props.model_fields_set
+    if sent:
+        props = dict(row.properties)
+        fresh = _stored_properties(body.props, storage_account_name)
+        for field in sent:
+            alias = MediaServiceProperties.model_fields[field].alias or field
+            if alias in fresh:
+                props[alias] = fresh[alias]
+        row.properties = props
+    row.modified_at = utcnow()
+    session.flush()
+    return row
+
+
 def _stored_properties(
     props: MediaServiceProperties, storage_account_name: str
 ) -> dict[str, Any]:
