@@ -32,7 +32,13 @@ from openvod.resources.locators import StreamingLocator
 from openvod.services import assets, locators, policies, tokens
 from openvod.services import content_key_policies as key_policies
 from openvod.services.arm import AccountRef
-from openvod.services.repository import account_ref, find_account, is_referenced, referencing
+from openvod.services.repository import (
+    account_ref,
+    find_account,
+    is_referenced,
+    referencing,
+    save_resource,
+)
 from tests.conftest import PG_URL, reset_postgres
 
 NS = "#Microsoft.Media."
@@ -218,6 +224,25 @@ def test_new_locators_store_their_references(migrated: Context) -> None:
             "trailer", "predefined_downloadonly", "other")
         assert sorted(r.name for r in locators.rows_for_asset(s, acct, "Trailer")) == [
             "fresh", "trailer-custom"]
+
+
+def test_policies_stored_before_the_typed_model_still_read(migrated: Context) -> None:
+    """Revision-0001 code stored scheme sections as sent; their protocols still count."""
+    acct = _legacy(migrated)
+    with migrated.session() as s:
+        _, policy = policies.get_properties(s, acct, "mypolicy")  # a clean one parses as is
+        assert policy.enabled_protocols() == {"noEncryption": {"download", "dash", "hls"}}
+        save_resource(s, acct, policies.KIND, "Odd", {
+            "noEncryption": {"enabledProtocols": {"download": 1, "hls": True},
+                             "note": "0001 kept unknown keys"},
+            "defaultContentKeyPolicyName": "KeyPolicyOne"})
+    with migrated.session() as s:
+        name, policy = policies.get_properties(s, acct, "odd")
+        assert name == "Odd" and policy.enabled_protocols() == {"noEncryption": {"download", "hls"}}
+        assert policy.default_content_key_policy_name == "KeyPolicyOne"
+        doc = policies.to_arm(acct, s, "odd")
+        assert doc["properties"]["noEncryption"] == {"enabledProtocols": {
+            "download": True, "dash": False, "hls": True, "smoothStreaming": False}}
 
 
 def test_tokens_from_before_scopes_use_every_account_and_never_expire(migrated: Context) -> None:

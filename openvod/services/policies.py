@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import logging
 from datetime import UTC, datetime
 from typing import Any
 
@@ -33,7 +32,6 @@ SCHEME_NAMES = {
     "commonEncryptionCbcs": "CommonEncryptionCbcs",
 }
 _EPOCH = datetime(2018, 1, 1, tzinfo=UTC)
-log = logging.getLogger(__name__)
 
 
 def _protocols(download: bool, dash: bool, hls: bool, smooth: bool) -> dict[str, bool]:
@@ -108,7 +106,6 @@ def _read_stored(props: dict[str, Any]) -> StreamingPolicyProperties:
         name = props.get("defaultContentKeyPolicyName")
         if isinstance(name, str):
             kept["defaultContentKeyPolicyName"] = name
-        log.warning("stored streaming policy kept only its protocols: %s", sorted(kept))
         return StreamingPolicyProperties.model_validate(kept)
 
 
