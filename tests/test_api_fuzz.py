@@ -195,3 +195,23 @@ def test_random_values_in_known_fields_are_never_a_500(
             send(fuzz_server, http, method, template, replaced(seed, where, value))
 
         check()
+
+
+@pytest.mark.parametrize(("method", "template"), ROUTES)
+def test_random_bytes_are_never_a_500(
+    fuzz_server: ServerHandle, method: str, template: str
+) -> None:
+    with fuzz_server.http() as http:
+
+        @settings(max_examples=EXAMPLES // 2, deadline=None, derandomize=True, database=None,
+                  suppress_health_check=list(HealthCheck))
+        @given(body=st.binary(max_size=64) | st.text(max_size=64).map(str.encode))
+        def check(body: bytes) -> None:
+            path = template.format(**NAMES)
+            response = http.request(method, path, params=V, content=body,
+                                    headers={"Content-Type": "application/json"})
+            assert response.status_code < 500, (method, path, body, response.text)
+            if response.status_code >= 400:
+                assert response.json()["error"]["code"], response.text
+
+        check()

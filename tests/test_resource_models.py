@@ -519,3 +519,39 @@ def test_sdk_account_update(client: AzureMediaServices) -> None:
     assert info.value.status_code == 400 and "'tags.a'" in info.value.error.message
     client.mediaservices.begin_update(RG, ACC, ams.MediaServiceUpdate(
         public_network_access="Enabled")).result()
+
+
+def test_what_a_get_returns_can_be_sent_back(
+    client: AzureMediaServices, server: ServerHandle
+) -> None:
+    """ARM clients PUT/PATCH documents they read; the read-only parts are ignored."""
+    from tests.test_resource_models_enc import copy_preset
+
+    client.transforms.create_or_update(RG, ACC, "echo", ams.Transform(
+        outputs=[ams.TransformOutput(preset=copy_preset())]))
+    client.assets.create_or_update(RG, ACC, "echo-out", ams.Asset())
+    client.jobs.create(RG, ACC, "echo", "echo-job", ams.Job(
+        input=ams.JobInputAsset(asset_name="in"), outputs=[ams.JobOutputAsset(
+            asset_name="echo-out")]))
+    client.streaming_policies.create(RG, ACC, "echo-policy", POLICIES["commonEncryptionCbcs"])
+    base = server.account_path
+    echoes = [("PUT", base, 200), ("PUT", f"{base}/assets/in", 200),
+              ("PATCH", f"{base}/assets/in", 200),
+              ("PUT", f"{base}/transforms/echo", 200), ("PATCH", f"{base}/transforms/echo", 200),
+              ("PATCH", f"{base}/transforms/echo/jobs/echo-job", 200),
+              ("PATCH", f"{base}/streamingEndpoints/default", 202),
+              ("PUT", f"{base}/contentKeyPolicies/ckp", 200),
+              ("PATCH", f"{base}/contentKeyPolicies/ckp", 200)]
+    with server.http() as http:
+        for method, url, status in echoes:
+            document = http.get(url, params={"api-version": "2022-08-01"}).json()
+            answer = http.request(method, url, params={"api-version": "2022-08-01"},
+                                  json=document)
+            assert answer.status_code == status, (method, url, answer.text)
+        policy = http.get(f"{base}/streamingPolicies/echo-policy",
+                          params={"api-version": "2022-08-01"}).json()
+        copy = http.put(f"{base}/streamingPolicies/echo-copy",
+                        params={"api-version": "2022-08-01"}, json=policy)
+        assert copy.status_code == 201, copy.text
+        assert copy.json()["properties"]["commonEncryptionCbcs"] == \
+            policy["properties"]["commonEncryptionCbcs"]
