@@ -502,6 +502,13 @@ def test_openapi_shows_every_body_schema(server: ServerHandle) -> None:
         NS + "ContentKeyPolicyX509CertificateTokenKey"}
     assert "allowPersistentLicense" in schemas["StreamingPolicyFairPlayConfiguration"][
         "required"]
+    answers = {path.rsplit("/", 1)[-1]: ops["post"]["responses"]["200"]["content"][
+        "application/json"]["schema"].get("$ref", "").rsplit("/", 1)[-1]
+        for path, ops in document["paths"].items() if "post" in ops}
+    assert answers["listPaths"] == "ListPathsResponse"
+    assert answers["listContentKeys"] == "ListContentKeysResponse"
+    assert answers["listContainerSas"] == "ListContainerSasResponse"
+    assert answers["listStreamingLocators"] == "ListStreamingLocatorsResponse"
     for ref in references(document):
         assert ref.split("/")[-1] in schemas, ref
 

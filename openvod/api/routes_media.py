@@ -12,6 +12,7 @@ from openvod.api.deps import ACCOUNT_PREFIX, account, get_ctx, require_token
 from openvod.context import Context
 from openvod.errors import StorageError
 from openvod.resources.accounts import MediaService
+from openvod.resources.actions import ListContainerSasResponse, ListStreamingLocatorsResponse
 from openvod.resources.assets import Asset, ListContainerSasInput
 from openvod.resources.jobs import Job, JobUpdate
 from openvod.resources.transforms import Transform, TransformUpdate
@@ -175,7 +176,7 @@ def delete_asset(
 def list_container_sas(
     name: str, body: ListContainerSasInput = Depends(typed_body(ListContainerSasInput)),
     acct: AccountRef = Depends(account), ctx: Context = Depends(get_ctx),
-) -> Body:
+) -> ListContainerSasResponse:
     """Signed, expiring URLs of the asset's container."""
     with ctx.session() as s:
         return assets.container_sas_urls(
@@ -190,7 +191,7 @@ def list_container_sas(
 @router.post(P + "/assets/{name}/listStreamingLocators")
 def list_asset_locators(
     name: str, acct: AccountRef = Depends(account), ctx: Context = Depends(get_ctx)
-) -> Body:
+) -> ListStreamingLocatorsResponse:
     """The locators publishing an asset."""
     with ctx.session() as s:
         row = require_resource(s, acct, assets.KIND, name, "asset")

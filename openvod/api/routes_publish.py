@@ -10,6 +10,11 @@ from fastapi.responses import JSONResponse
 from openvod.api.bodies import body_schema, typed_body
 from openvod.api.deps import ACCOUNT_PREFIX, account, get_ctx, require_token
 from openvod.context import Context
+from openvod.resources.actions import (
+    AsyncOperationResult,
+    ListContentKeysResponse,
+    ListPathsResponse,
+)
 from openvod.resources.endpoints import StreamingEndpoint, StreamingEntityScaleUnit
 from openvod.resources.locators import StreamingLocator
 from openvod.resources.streaming_policies import StreamingPolicy
@@ -102,7 +107,7 @@ def delete_locator(
 @router.post(P + "/streamingLocators/{name}/listPaths")
 def list_paths(
     name: str, acct: AccountRef = Depends(account), ctx: Context = Depends(get_ctx)
-) -> Body:
+) -> ListPathsResponse:
     """Streaming and download paths of a locator."""
     with ctx.session() as s:
         return locators.paths(s, acct, name, ctx.store)
@@ -111,7 +116,7 @@ def list_paths(
 @router.post(P + "/streamingLocators/{name}/listContentKeys")
 def list_content_keys(
     name: str, acct: AccountRef = Depends(account), ctx: Context = Depends(get_ctx)
-) -> Body:
+) -> ListContentKeysResponse:
     """The content keys of a locator (none for clear policies)."""
     with ctx.session() as s:
         return locators.content_keys(s, acct, name)
@@ -229,10 +234,10 @@ def scale_endpoint(
     return _transition(request, acct, ctx, name, None, body)
 
 
-@router.get(P + "/streamingEndpointOperations/{op_id}")
+@router.get(P + "/streamingEndpointOperations/{op_id}", response_model_exclude_none=True)
 def endpoint_operation(
     op_id: str, acct: AccountRef = Depends(account), ctx: Context = Depends(get_ctx)
-) -> Body:
+) -> AsyncOperationResult:
     """The status of an endpoint operation, as ARM pollers read it."""
     with ctx.session() as s:
         return endpoints.operation_status(s, acct, op_id)

@@ -11,6 +11,7 @@ from sqlalchemy.orm import Session
 from openvod.clock import iso, utcnow
 from openvod.db.models import Resource
 from openvod.errors import InvalidRequestError
+from openvod.resources.actions import ListContainerSasResponse
 from openvod.resources.assets import Asset, AssetProperties, ListContainerSasInput
 from openvod.services.arm import AccountRef, envelope
 from openvod.services.names import check_resource_name
@@ -163,7 +164,7 @@ def container_sas_urls(
     storage_account_name: str,
     storage_key: bytes,
     max_hours: int,
-) -> dict[str, Any]:
+) -> ListContainerSasResponse:
     """``listContainerSas``: signed, expiring URLs of the asset's container."""
     row = require_resource(session, account, KIND, name, "asset")
     permissions, expiry = body.permissions, body.expiry_time
@@ -180,4 +181,5 @@ def container_sas_urls(
         permission=_SAS_PERMISSIONS[permissions],
         expiry=expiry,
     )
-    return {"assetContainerSasUrls": [f"{blob_base_url}/{container}?{query}"]}
+    url = f"{blob_base_url}/{container}?{query}"
+    return ListContainerSasResponse(asset_container_sas_urls=[url])

@@ -10,6 +10,7 @@ from sqlalchemy.orm import Session
 from openvod.clock import iso, utcnow
 from openvod.db.models import Operation, Resource
 from openvod.errors import ConflictError, NotFoundError
+from openvod.resources.actions import AsyncOperationResult
 from openvod.resources.endpoints import StreamingEndpoint, StreamingEntityScaleUnit
 from openvod.services.arm import AccountRef, envelope, page
 from openvod.services.names import check_endpoint_name
@@ -169,14 +170,14 @@ def record_operation(session: Session, account: AccountRef, target: str) -> Oper
     return op
 
 
-def operation_status(session: Session, account: AccountRef, operation_id: str) -> dict[str, Any]:
+def operation_status(
+    session: Session, account: AccountRef, operation_id: str
+) -> AsyncOperationResult:
     """The AsyncOperationResult body pollers read."""
     op = session.get(Operation, operation_id)
     if op is None or op.account_id != account.id:
         raise NotFoundError(f"The operation '{operation_id}' was not found.")
-    body: dict[str, Any] = {"name": op.id, "status": op.status}
-    body["startTime"] = iso(op.created_at)
-    body["endTime"] = iso(op.finished_at)
-    if op.error:
-        body["error"] = op.error
-    return body
+    return AsyncOperationResult.model_validate({
+        "name": op.id, "status": op.status, "startTime": iso(op.created_at),
+        "endTime": iso(op.finished_at), "error": op.error or None,
+    })

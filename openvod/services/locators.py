@@ -13,6 +13,13 @@ from sqlalchemy.orm import Session
 from openvod.clock import iso
 from openvod.db.models import Resource
 from openvod.errors import ConflictError, InvalidRequestError
+from openvod.resources.actions import (
+    AssetStreamingLocator,
+    ListContentKeysResponse,
+    ListPathsResponse,
+    ListStreamingLocatorsResponse,
+    StreamingPath,
+)
 from openvod.resources.locators import StreamingLocator, StreamingLocatorContentKey
 from openvod.resources.streaming_policies import EncryptedScheme, StreamingPolicyProperties
 from openvod.services import content_key_policies as key_policies
@@ -187,23 +194,23 @@ def rows_for_asset(session: Session, account: AccountRef, asset_name: str) -> li
     return referencing(session, account, KIND, asset=asset_name)
 
 
-def summaries_for_asset(session: Session, account: AccountRef, asset_name: str) -> dict[str, Any]:
+def summaries_for_asset(
+    session: Session, account: AccountRef, asset_name: str
+) -> ListStreamingLocatorsResponse:
     """``listStreamingLocators`` on an asset."""
-    return {
-        "streamingLocators": [
-            {
-                "name": r.name,
-                "assetName": r.properties["assetName"],
-                "created": iso(r.created_at),
-                "startTime": r.properties.get("startTime"),
-                "endTime": r.properties.get("endTime"),
-                "streamingLocatorId": r.resource_uuid,
-                "streamingPolicyName": r.properties["streamingPolicyName"],
-                "defaultContentKeyPolicyName": r.properties.get("defaultContentKeyPolicyName"),
-            }
-            for r in rows_for_asset(session, account, asset_name)
-        ]
-    }
+    return ListStreamingLocatorsResponse(streaming_locators=[
+        AssetStreamingLocator(
+            name=r.name,
+            asset_name=r.properties["assetName"],
+            created=iso(r.created_at),
+            start_time=r.properties.get("startTime"),
+            end_time=r.properties.get("endTime"),
+            streaming_locator_id=r.resource_uuid,
+            streaming_policy_name=r.properties["streamingPolicyName"],
+            default_content_key_policy_name=r.properties.get("defaultContentKeyPolicyName"),
+        )
+        for r in rows_for_asset(session, account, asset_name)
+    ])
 
 
 def policy_in_use(session: Session, account: AccountRef, policy_name: str) -> bool:
@@ -211,10 +218,10 @@ def policy_in_use(session: Session, account: AccountRef, policy_name: str) -> bo
     return is_referenced(session, account, KIND, streaming_policy=policy_name)
 
 
-def content_keys(session: Session, account: AccountRef, name: str) -> dict[str, Any]:
+def content_keys(session: Session, account: AccountRef, name: str) -> ListContentKeysResponse:
     """``listContentKeys``: the locator's keys with their values."""
     row = require_resource(session, account, KIND, name, "streaming locator")
-    return {"contentKeys": list(row.extra.get("keys", []))}
+    return ListContentKeysResponse.model_validate({"contentKeys": row.extra.get("keys", [])})
 
 
 def manifest_name(files: list[str]) -> str | None:
@@ -226,9 +233,25 @@ def manifest_name(files: list[str]) -> str | None:
     return None
 
 
-def paths(
-    session: Session, account: AccountRef, name: str, store: BlobStore
-) -> dict[str, Any]:
+def _streaming_path(locator_id: str, stem: str, scheme: str, protocol: str) -> StreamingPath:
+    """The manifest URLs of one protocol under one scheme (with its ``encryption=``)."""
+    encryption = _ENCRYPTION.get((scheme, protocol))
+    items = []
+    for _, fmt in _FORMATS[protocol]:
+        modifier = fmt
+        if encryption:
+            modifier = f"({fmt[1:-1]},encryption={encryption})" if fmt else (
+                f"(encryption={encryption})"
+            )
+        items.append(f"/{locator_id}/{quote(stem)}.ism/manifest{modifier}")
+    return StreamingPath.model_validate({
+        "streamingProtocol": _FORMATS[protocol][0][0],
+        "encryptionScheme": policies.SCHEME_NAMES[scheme],
+        "paths": items,
+    })
+
+
+def paths(session: Session, account: AccountRef, name: str, store: BlobStore) -> ListPathsResponse:
     """``listPaths``: relative streaming paths per enabled protocol, and download paths."""
     row = require_resource(session, account, KIND, name, "streaming locator")
     asset = require_resource(session, account, "assets", row.properties["assetName"], "asset")
@@ -236,32 +259,16 @@ def paths(
     files = [b.name for b in store.list_blobs(asset.properties["container"])]
     stem = manifest_name(files)
     locator_id = row.resource_uuid
-    streaming: list[dict[str, Any]] = []
+    streaming: list[StreamingPath] = []
     download: list[str] = []
     for scheme, protocols in policy.enabled_protocols().items():
         for protocol in ("hls", "dash", "smoothStreaming"):
-            if protocol not in protocols or stem is None:
-                continue
-            encryption = _ENCRYPTION.get((scheme, protocol))
-            items = []
-            for _, fmt in _FORMATS[protocol]:
-                modifier = fmt
-                if encryption:
-                    modifier = f"({fmt[1:-1]},encryption={encryption})" if fmt else (
-                        f"(encryption={encryption})"
-                    )
-                items.append(f"/{locator_id}/{quote(stem)}.ism/manifest{modifier}")
-            streaming.append(
-                {
-                    "streamingProtocol": _FORMATS[protocol][0][0],
-                    "encryptionScheme": policies.SCHEME_NAMES[scheme],
-                    "paths": items,
-                }
-            )
+            if protocol in protocols and stem is not None:
+                streaming.append(_streaming_path(locator_id, stem, scheme, protocol))
         if "download" in protocols:
             download = [
                 f"/{locator_id}/{quote(f)}"
                 for f in sorted(files)
                 if not f.lower().endswith(INTERNAL_SUFFIXES)
             ]
-    return {"streamingPaths": streaming, "downloadPaths": download}
+    return ListPathsResponse(streaming_paths=streaming, download_paths=download)
