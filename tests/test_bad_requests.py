@@ -222,3 +222,20 @@ def test_distinct_bytes_are_distinct_names(http: httpx.Client, server: ServerHan
         assert created.status_code == 201, created.text
     names = {a["name"] for a in http.get(f"{server.account_path}/assets", params=V).json()["value"]}
     assert {"yé", "yè"} <= names
+
+
+def test_deletes_remove_files_after_the_rows(http: httpx.Client, server: ServerHandle) -> None:
+    other = server.account_path.replace("/mediaservices/testaccount", "/mediaservices/goner")
+    assert http.put(other, params=V, json={"location": "local"}).status_code == 201
+    for name, container in (("kept", "goner-kept"), ("dropped", "goner-dropped")):
+        put = http.put(f"{other}/assets/{name}", params=V,
+                       json={"properties": {"container": container}})
+        assert put.status_code == 201
+        server.ctx.store.put_blob(container, "movie.mp4", b"bytes")
+    assert http.delete(f"{other}/assets/dropped", params=V).status_code == 200
+    assert not server.ctx.store.container_exists("goner-dropped")
+    assert http.delete(f"{other}/assets/dropped", params=V).status_code == 204
+    assert server.ctx.store.container_exists("goner-kept")
+    assert http.delete(other, params=V).status_code == 200
+    assert not server.ctx.store.container_exists("goner-kept")
+    assert http.get(other, params=V).status_code == 404

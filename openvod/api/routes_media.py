@@ -18,7 +18,7 @@ from openvod.resources.jobs import Job, JobUpdate
 from openvod.resources.transforms import Transform, TransformUpdate
 from openvod.services import accounts, assets, jobs, locators, transforms
 from openvod.services.arm import AccountRef, page
-from openvod.services.repository import find_account, require_resource
+from openvod.services.repository import account_ref, find_account, require_resource
 from openvod.services.tokens import Grant
 
 router = APIRouter(dependencies=[Depends(require_token)])
@@ -93,13 +93,15 @@ def list_subscription_accounts(
 def delete_account(
     subscription_id: str, resource_group: str, account_name: str, ctx: Context = Depends(get_ctx)
 ) -> Response:
-    """Delete an account and everything in it."""
+    """Delete an account and everything in it (files once the rows are gone)."""
     with ctx.session() as s:
         row = find_account(s, subscription_id, resource_group, account_name)
-        ref = AccountRef(row.id, row.name, row.subscription_id, row.resource_group, row.location)
-        for asset in assets.list_arm(s, ref):
-            assets.delete(s, ref, asset["name"], ctx.store)
+        ref = account_ref(row)
+        containers = [assets.delete(s, ref, r.name) for r in assets.list_rows(s, ref)]
         s.delete(row)
+    for container in containers:
+        if container is not None:
+            ctx.store.delete_container(container)
     return Response(status_code=200)
 
 
@@ -164,11 +166,12 @@ def patch_asset(
 def delete_asset(
     name: str, acct: AccountRef = Depends(account), ctx: Context = Depends(get_ctx)
 ) -> Response:
-    """Delete an asset, its locators and its files."""
+    """Delete an asset and its locators, then its files."""
     with ctx.session() as s:
-        exists = assets.get_resource(s, acct, assets.KIND, name) is not None
-        assets.delete(s, acct, name, ctx.store)
-    return Response(status_code=200 if exists else 204)
+        container = assets.delete(s, acct, name)
+    if container is not None:
+        ctx.store.delete_container(container)
+    return Response(status_code=200 if container is not None else 204)
 
 
 @router.post(P + "/assets/{name}/listContainerSas",

@@ -120,16 +120,20 @@ def update(session: Session, account: AccountRef, name: str, body: Asset) -> Res
     return save_resource(session, account, KIND, name, stored, existing=row)
 
 
-def delete(session: Session, account: AccountRef, name: str, store: BlobStore) -> None:
-    """Delete an asset, its locators and its files."""
+def delete(session: Session, account: AccountRef, name: str) -> str | None:
+    """Delete an asset and its locators; returns its container, or None if there was no asset.
+
+    The caller removes the container's files once the transaction has committed,
+    so a failed delete never leaves an asset without its files.
+    """
     row = get_resource(session, account, KIND, name)
     if row is None:
-        return  # ARM deletes are idempotent: 204
+        return None  # ARM deletes are idempotent: 204
     for locator in referencing(session, account, "streamingLocators", asset=row.name):
         session.delete(locator)
     session.delete(row)
     session.flush()
-    store.delete_container(row.properties["container"])
+    return str(row.properties["container"])
 
 
 def to_arm(account: AccountRef, row: Resource) -> dict[str, Any]:
@@ -149,9 +153,14 @@ def to_arm(account: AccountRef, row: Resource) -> dict[str, Any]:
     )
 
 
+def list_rows(session: Session, account: AccountRef) -> list[Resource]:
+    """All assets of an account, oldest first."""
+    return list_resources(session, account, KIND)
+
+
 def list_arm(session: Session, account: AccountRef) -> list[dict[str, Any]]:
     """All assets of an account as ARM documents."""
-    return [to_arm(account, r) for r in list_resources(session, account, KIND)]
+    return [to_arm(account, r) for r in list_rows(session, account)]
 
 
 def container_sas_urls(
