@@ -130,7 +130,10 @@ def test_huge_scale_units_are_refused(http: httpx.Client, server: ServerHandle) 
     (b"[" * 100_000, "nests deeper than 64 levels"),
     (b'{"a": ' + b"[" * 100 + b"]" * 100 + b"}", "nests deeper than 64 levels"),
     (b'{"properties": {"description": "\xff"}}', "not valid JSON"),
-], ids=["nan", "infinity", "1e400", "5000-digits", "100k-brackets", "depth-101", "bad-utf8"])
+    (b'{"properties": {"description": "\\ud800"}}', "unpaired surrogate"),
+    (b'{"tags": {"\\udfff": "x"}}', "unpaired surrogate"),
+], ids=["nan", "infinity", "1e400", "5000-digits", "100k-brackets", "depth-101", "bad-utf8",
+        "surrogate-value", "surrogate-key"])
 def test_hostile_json_is_a_400(
     http: httpx.Client, server: ServerHandle, body: bytes, reason: str
 ) -> None:

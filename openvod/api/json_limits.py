@@ -41,21 +41,37 @@ def _int(text: str) -> int:
     return int(text)
 
 
-def _depth_exceeded(value: Any) -> bool:
-    """Whether ``value`` nests arrays/objects deeper than MAX_DEPTH (iteratively)."""
+def _is_text(value: str) -> bool:
+    """False for a string holding a lone surrogate (``"\\ud800"``), which is no Unicode text."""
+    try:
+        value.encode("utf-8")
+    except UnicodeEncodeError:
+        return False
+    return True
+
+
+def _tree_problem(value: Any) -> str | None:
+    """Why a decoded body is refused: nested deeper than MAX_DEPTH, or a string that is not text.
+
+    Iterative, so a deep tree cannot exhaust the stack.
+    """
     stack: list[tuple[Any, int]] = [(value, 1)]
     while stack:
         node, depth = stack.pop()
+        if isinstance(node, str):
+            if not _is_text(node):
+                return "a string holds an unpaired surrogate escape"
+            continue
         if isinstance(node, dict):
-            children: Any = node.values()
+            children: list[Any] = [*node.keys(), *node.values()]
         elif isinstance(node, list):
             children = node
         else:
             continue
         if depth > MAX_DEPTH:
-            return True
+            return f"it nests deeper than {MAX_DEPTH} levels"
         stack.extend((child, depth + 1) for child in children)
-    return False
+    return None
 
 
 def decode_json(raw: bytes) -> dict[str, Any]:
@@ -73,8 +89,9 @@ def decode_json(raw: bytes) -> dict[str, Any]:
             f"The request body nests deeper than {MAX_DEPTH} levels.") from None
     except (ValueError, UnicodeDecodeError) as exc:  # JSONDecodeError is a ValueError
         raise InvalidRequestError(f"The request body is not valid JSON: {exc}") from None
-    if _depth_exceeded(body):
-        raise InvalidRequestError(f"The request body nests deeper than {MAX_DEPTH} levels.")
+    problem = _tree_problem(body)
+    if problem is not None:
+        raise InvalidRequestError(f"The request body is refused: {problem}.")
     if not isinstance(body, dict):
         raise InvalidRequestError("The request body must be a JSON object.")
     return body
