@@ -142,7 +142,9 @@ def fuzz_server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[ServerHand
 
 JSON_SCALARS = (st.none() | st.booleans() | st.integers(min_value=-(2**70), max_value=2**70)
                 | st.floats(allow_nan=False, allow_infinity=False) | st.text(max_size=30)
-                | st.sampled_from(["\ud800", "a\udfffb", "x%FF", "..", "\x00", "𝄞" * 3]))
+                | st.sampled_from(["\ud800", "a\udfffb", "x%FF", "..", "\x00", "𝄞" * 3,
+                                    "0001-01-01T00:00:00+01:00", "9999-12-31T23:59:59-01:00",
+                                    "P99999999999D", "00000000-0000-0000-0000-000000000000"]))
 JSON_VALUES = st.recursive(
     JSON_SCALARS,
     lambda inner: st.lists(inner, max_size=4) | st.dictionaries(st.text(max_size=12), inner,

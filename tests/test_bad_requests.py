@@ -89,9 +89,12 @@ def test_job_fields_of_the_wrong_type(
     ({"startTime": 5}, "'properties.startTime'"),
     ({"contentKeys": [{"id": 5}]}, "'properties.contentKeys[0].id'"),
     ({"endTime": "tomorrow"}, "'properties.endTime'"),
+    ({"startTime": "0001-01-01T00:00:00+01:00"}, "'properties.startTime' is out of the range"),
+    ({"endTime": "9999-12-31T23:59:59-01:00"}, "'properties.endTime' is out of the range"),
     ({"filters": "f"}, "'properties.filters'"),
     ({"alternativeMediaId": {"a": 1}}, "'properties.alternativeMediaId'"),
 ], ids=["contentKeys-number", "startTime-number", "key-id-number", "endTime-text",
+        "startTime-before-utc", "endTime-after-utc",
         "filters-string", "alternativeMediaId-object"])
 def test_locator_fields_of_the_wrong_type(
     http: httpx.Client, server: ServerHandle, props: dict[str, Any], where: str

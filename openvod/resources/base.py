@@ -125,6 +125,13 @@ def sdk_time(value: datetime) -> str:
     )
 
 
+def _utc(value: datetime) -> datetime:
+    try:
+        return as_utc(value)
+    except OverflowError:  # 0001-01-01T00:00:00+01:00 is before the first UTC instant
+        raise ValueError("is out of the range of UTC times") from None
+
+
 def _check_base64(value: str) -> str:
     try:
         base64.b64decode(value, validate=True)
@@ -140,7 +147,7 @@ IsoTime = Annotated[datetime, BeforeValidator(_require_text), Field(strict=False
 ArmTime = Annotated[
     datetime,
     BeforeValidator(_require_text),
-    AfterValidator(as_utc),
+    AfterValidator(_utc),
     PlainSerializer(sdk_time, return_type=str, when_used="json"),
     Field(strict=False),
 ]
