@@ -135,8 +135,9 @@ def test_huge_scale_units_are_refused(http: httpx.Client, server: ServerHandle) 
     (b'{"properties": {"description": "\xff"}}', "not valid JSON"),
     (b'{"properties": {"description": "\\ud800"}}', "unpaired surrogate"),
     (b'{"tags": {"\\udfff": "x"}}', "unpaired surrogate"),
+    (b'{"properties": {"description": "a\\u0000b"}}', "or NUL"),
 ], ids=["nan", "infinity", "1e400", "5000-digits", "100k-brackets", "depth-101", "bad-utf8",
-        "surrogate-value", "surrogate-key"])
+        "surrogate-value", "surrogate-key", "nul"])
 def test_hostile_json_is_a_400(
     http: httpx.Client, server: ServerHandle, body: bytes, reason: str
 ) -> None:
@@ -210,13 +211,16 @@ def test_a_container_that_cannot_be_made_leaves_no_asset(
 # --- names --------------------------------------------------------------------------------
 
 
-@pytest.mark.parametrize("raw_name", ["x%FF", "x%FE", "x%C3", "x%ED%A0%80", "%C0%AF"])
-def test_a_name_that_is_not_utf8_is_a_400(
-    http: httpx.Client, server: ServerHandle, raw_name: str
+@pytest.mark.parametrize(("raw_name", "reason"), [
+    ("x%FF", "UTF-8"), ("x%FE", "UTF-8"), ("x%C3", "UTF-8"), ("x%ED%A0%80", "UTF-8"),
+    ("%C0%AF", "UTF-8"), ("x%00", "control characters"), ("x%1F", "control characters"),
+])
+def test_a_name_that_is_not_utf8_text_is_a_400(
+    http: httpx.Client, server: ServerHandle, raw_name: str, reason: str
 ) -> None:
     url = f"{server.base_url}{server.account_path}/assets/{raw_name}?api-version=2022-08-01"
     response = http.put(httpx.URL(url), json={})
-    error = assert_arm_400(response, "UTF-8")
+    error = assert_arm_400(response, reason)
     assert error["code"] == "BadRequest"
     assert http.get(httpx.URL(url)).status_code == 400
 

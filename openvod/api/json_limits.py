@@ -42,7 +42,10 @@ def _int(text: str) -> int:
 
 
 def _is_text(value: str) -> bool:
-    """False for a string holding a lone surrogate (``"\\ud800"``), which is no Unicode text."""
+    """False for a string holding a lone surrogate (``"\\ud800"``), which is no Unicode text,
+    or NUL, which no name or property holds (and PostgreSQL text cannot store)."""
+    if "\x00" in value:
+        return False
     try:
         value.encode("utf-8")
     except UnicodeEncodeError:
@@ -60,7 +63,7 @@ def _tree_problem(value: Any) -> str | None:
         node, depth = stack.pop()
         if isinstance(node, str):
             if not _is_text(node):
-                return "a string holds an unpaired surrogate escape"
+                return "a string holds an unpaired surrogate escape or NUL"
             continue
         if isinstance(node, dict):
             children: list[Any] = [*node.keys(), *node.values()]

@@ -55,6 +55,8 @@ def decoded_path(scope: Scope) -> tuple[str | None, str | None]:
         return None, "Resource names must be UTF-8 text: the path has bytes that are not."
     if any(s in (".", "..") for s in segments):
         return None, "Resource names may not be '.' or '..'."
+    if any(ord(c) < 32 or c == "\x7f" for s in segments for c in s):
+        return None, "Resource names may not contain control characters."
     return "/".join(segments), None
 
 
