@@ -17,7 +17,7 @@ from hypothesis import strategies as st
 
 from openvod.clock import iso, utcnow
 from tests.conftest import ACCOUNT, RESOURCE_GROUP, SUBSCRIPTION, ServerHandle, start_server
-from tests.test_resource_models import (
+from tests.sdk_samples import (
     CONFIGURATIONS,
     POLICIES,
     TOKEN_KEYS,
