@@ -196,11 +196,11 @@ def test_rules_answer_from_the_backfilled_columns(migrated: Context) -> None:
         with pytest.raises(ConflictError):
             policies.delete(s, acct, "MyPolicy")
     with migrated.session() as s:
-        assets.delete(s, acct, "Trailer", migrated.store)
+        assert assets.delete(s, acct, "Trailer") == "asset-trailer"  # files go after commit
     with migrated.session() as s:
         names = [r.name for r in locators.list_resources(s, acct, locators.KIND)]
         assert names == ["movie-custom", "movie-clear"]
-        assets.delete(s, acct, "Movie", migrated.store)
+        assert assets.delete(s, acct, "Movie") == "asset-movie"
     with migrated.session() as s:
         assert not locators.policy_in_use(s, acct, "mypolicy")
         policies.delete(s, acct, "MyPolicy")
