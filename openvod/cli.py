@@ -209,12 +209,13 @@ def account_create(
     location: Annotated[str, typer.Option()] = "local",
 ) -> None:
     """Create a media services account (with its default streaming endpoint)."""
+    from openvod.resources.accounts import MediaService
     from openvod.services import accounts
 
     ctx = _context(data_dir)
     with ctx.session() as session:
         row, created = accounts.create_or_update(
-            session, subscription, resource_group, name, {"location": location},
+            session, subscription, resource_group, name, MediaService(location=location),
             storage_account_name=ctx.settings.storage_account_name,
         )
     console.print(f"account {row.name} {'created' if created else 'exists'}: "

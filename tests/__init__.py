@@ -1,0 +1,1 @@
+"""openvod's tests: a package, so `tests.conftest` is ours even if a wheel ships `tests`."""

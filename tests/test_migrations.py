@@ -26,10 +26,22 @@ from openvod.context import Context, open_context
 from openvod.db.engine import alembic_config, create_db_engine
 from openvod.db.models import Job
 from openvod.errors import ConflictError
+from openvod.resources.base import parse
+from openvod.resources.content_key_policies import ContentKeyPolicy
+from openvod.resources.locators import StreamingLocator
 from openvod.services import assets, locators, policies, tokens
+from openvod.services import content_key_policies as key_policies
 from openvod.services.arm import AccountRef
-from openvod.services.repository import account_ref, find_account, is_referenced, referencing
+from openvod.services.repository import (
+    account_ref,
+    find_account,
+    is_referenced,
+    referencing,
+    save_resource,
+)
 from tests.conftest import PG_URL, reset_postgres
+
+NS = "#Microsoft.Media."
 
 OLD_TOKEN = "ovd_made-before-scopes-existed"
 _meta = sa.MetaData()
@@ -184,11 +196,11 @@ def test_rules_answer_from_the_backfilled_columns(migrated: Context) -> None:
         with pytest.raises(ConflictError):
             policies.delete(s, acct, "MyPolicy")
     with migrated.session() as s:
-        assets.delete(s, acct, "Trailer", migrated.store)
+        assert assets.delete(s, acct, "Trailer") == "asset-trailer"  # files go after commit
     with migrated.session() as s:
         names = [r.name for r in locators.list_resources(s, acct, locators.KIND)]
         assert names == ["movie-custom", "movie-clear"]
-        assets.delete(s, acct, "Movie", migrated.store)
+        assert assets.delete(s, acct, "Movie") == "asset-movie"
     with migrated.session() as s:
         assert not locators.policy_in_use(s, acct, "mypolicy")
         policies.delete(s, acct, "MyPolicy")
@@ -198,9 +210,13 @@ def test_rules_answer_from_the_backfilled_columns(migrated: Context) -> None:
 def test_new_locators_store_their_references(migrated: Context) -> None:
     acct = _legacy(migrated)
     with migrated.session() as s:
-        locators.create(s, acct, "fresh", {"properties": {
+        option = {"configuration": {"@odata.type": NS + "ContentKeyPolicyClearKeyConfiguration"},
+                  "restriction": {"@odata.type": NS + "ContentKeyPolicyOpenRestriction"}}
+        key_policies.create_or_update(s, acct, "Other", parse(
+            ContentKeyPolicy, {"properties": {"options": [option]}}))
+        locators.create(s, acct, "fresh", parse(StreamingLocator, {"properties": {
             "assetName": "trailer", "streamingPolicyName": "predefined_downloadonly",
-            "defaultContentKeyPolicyName": "Other"}})
+            "defaultContentKeyPolicyName": "other"}}))
     with migrated.session() as s:
         row = locators.get_resource(s, acct, locators.KIND, "fresh")
         assert row is not None
@@ -208,6 +224,25 @@ def test_new_locators_store_their_references(migrated: Context) -> None:
             "trailer", "predefined_downloadonly", "other")
         assert sorted(r.name for r in locators.rows_for_asset(s, acct, "Trailer")) == [
             "fresh", "trailer-custom"]
+
+
+def test_policies_stored_before_the_typed_model_still_read(migrated: Context) -> None:
+    """Revision-0001 code stored scheme sections as sent; their protocols still count."""
+    acct = _legacy(migrated)
+    with migrated.session() as s:
+        _, policy = policies.get_properties(s, acct, "mypolicy")  # a clean one parses as is
+        assert policy.enabled_protocols() == {"noEncryption": {"download", "dash", "hls"}}
+        save_resource(s, acct, policies.KIND, "Odd", {
+            "noEncryption": {"enabledProtocols": {"download": 1, "hls": True},
+                             "note": "0001 kept unknown keys"},
+            "defaultContentKeyPolicyName": "KeyPolicyOne"})
+    with migrated.session() as s:
+        name, policy = policies.get_properties(s, acct, "odd")
+        assert name == "Odd" and policy.enabled_protocols() == {"noEncryption": {"download", "hls"}}
+        assert policy.default_content_key_policy_name == "KeyPolicyOne"
+        doc = policies.to_arm(acct, s, "odd")
+        assert doc["properties"]["noEncryption"] == {"enabledProtocols": {
+            "download": True, "dash": False, "hls": True, "smoothStreaming": False}}
 
 
 def test_tokens_from_before_scopes_use_every_account_and_never_expire(migrated: Context) -> None:

@@ -14,6 +14,8 @@ from openvod.context import Context, open_context
 from openvod.db.models import Job
 from openvod.resources import jobs as job_model
 from openvod.resources import transforms as transform_model
+from openvod.resources.accounts import MediaService
+from openvod.resources.assets import Asset
 from openvod.resources.base import parse
 from openvod.services import accounts, assets, jobs, transforms
 from openvod.services.repository import account_ref
@@ -39,13 +41,12 @@ def ctx(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[Context]:
 
 def _submit(ctx: Context, name: str, priority: str = "Normal") -> str:
     with ctx.session() as s:
-        row, _ = accounts.create_or_update(s, "sub", "rg", "acct", {},
+        row, _ = accounts.create_or_update(s, "sub", "rg", "acct", MediaService(),
                                            storage_account_name="openvod")
         acct = account_ref(row)
         for asset in ("in", "out"):
             if assets.get_resource(s, acct, "assets", asset) is None:
-                assets.create_or_update(s, acct, asset, {}, store=ctx.store,
-                                        storage_account_name="openvod")
+                assets.create_or_update(s, acct, asset, Asset(), storage_account_name="openvod")
         transforms.create_or_update(s, acct, "t", parse(transform_model.Transform, {
             "properties": {"outputs": [{"preset": PRESET}]}}))
         job = jobs.create(s, acct, "t", name, parse(job_model.Job, {"properties": {

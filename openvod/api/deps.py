@@ -2,15 +2,14 @@
 
 from __future__ import annotations
 
-import json
 from typing import Any
 
 from fastapi import Depends, Request
 
 # require_token lives in api.auth; re-exported because routes import it from here.
 from openvod.api.auth import require_token as require_token
+from openvod.api.json_limits import decode_json
 from openvod.context import Context
-from openvod.errors import InvalidRequestError
 from openvod.services.arm import AccountRef
 from openvod.services.repository import account_ref, find_account
 
@@ -27,17 +26,11 @@ def get_ctx(request: Request) -> Context:
 
 
 async def json_body(request: Request) -> dict[str, Any]:
-    """The request body as a JSON object, or a clear 400."""
+    """The request body as a JSON object, or a clear 400 (see :func:`decode_json`)."""
     raw = await request.body()
     if not raw.strip():
         return {}
-    try:
-        body = json.loads(raw)
-    except (json.JSONDecodeError, UnicodeDecodeError) as exc:
-        raise InvalidRequestError(f"The request body is not valid JSON: {exc}") from exc
-    if not isinstance(body, dict):
-        raise InvalidRequestError("The request body must be a JSON object.")
-    return body
+    return decode_json(raw)
 
 
 def account(

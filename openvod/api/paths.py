@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from urllib.parse import unquote
+from urllib.parse import unquote_to_bytes
 
 from starlette.types import ASGIApp, Receive, Scope, Send
 
@@ -14,6 +14,7 @@ _KEYWORDS = [
     "streamingEndpoints", "streamingEndpointOperations", "operationLocations",
     "contentKeyPolicies", "listContainerSas", "listStreamingLocators", "listPaths",
     "listContentKeys", "cancelJob", "start", "stop", "scale", "getEncryptionKey",
+    "getPolicyPropertiesWithSecrets",
 ]
 CANONICAL = {k.lower(): k for k in _KEYWORDS}
 
@@ -34,34 +35,45 @@ def canonical_path(path: str) -> str:
     return "/".join(segments)
 
 
-def _bad_segment(scope: Scope) -> str | None:
-    """Resource names can never hold '/' (even encoded) or be '.'/'..'."""
+def decoded_path(scope: Scope) -> tuple[str | None, str | None]:
+    """(the ARM path decoded as UTF-8, None) or (None, why it is refused).
+
+    The path is decoded here from ``raw_path``, strictly: a name whose bytes
+    are not UTF-8 (``x%FF``) is refused rather than read with U+FFFD, which
+    would make ``x%FF`` and ``x%FE`` one name. Names can never hold '/' (even
+    encoded) or be '.'/'..'. Paths outside ``/subscriptions/`` are left alone.
+    """
     raw = scope.get("raw_path") or scope["path"].encode()
     text = raw.decode("latin-1").split("?", 1)[0]
     if not text.lower().startswith("/subscriptions/"):
-        return None
+        return scope["path"], None
     if "%2f" in text.lower() or "%5c" in text.lower():
-        return "Resource names may not contain '/' or '\\'."
-    segments = [unquote(s) for s in text.split("/")]
+        return None, "Resource names may not contain '/' or '\\'."
+    try:
+        segments = [unquote_to_bytes(s).decode("utf-8") for s in text.split("/")]
+    except UnicodeDecodeError:
+        return None, "Resource names must be UTF-8 text: the path has bytes that are not."
     if any(s in (".", "..") for s in segments):
-        return "Resource names may not be '.' or '..'."
-    return None
+        return None, "Resource names may not be '.' or '..'."
+    if any(ord(c) < 32 or c == "\x7f" for s in segments for c in s):
+        return None, "Resource names may not contain control characters."
+    return "/".join(segments), None
 
 
 class CanonicalPathMiddleware:
-    """ASGI middleware applying :func:`canonical_path`."""
+    """ASGI middleware: the path decoded strictly (:func:`decoded_path`), then canonical."""
 
     def __init__(self, app: ASGIApp) -> None:
         self.app = app
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
         if scope["type"] == "http":
-            problem = _bad_segment(scope)
-            if problem is not None:
-                response = arm_error(400, "BadRequest", problem)
+            decoded, problem = decoded_path(scope)
+            if decoded is None:
+                response = arm_error(400, "BadRequest", problem or "The path is not valid.")
                 await response(scope, receive, send)
                 return
-            path = canonical_path(scope["path"])
+            path = canonical_path(decoded)
             if path != scope["path"]:
                 scope = dict(scope, path=path)
         await self.app(scope, receive, send)

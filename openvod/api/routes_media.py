@@ -4,17 +4,21 @@ from __future__ import annotations
 
 from typing import Any
 
-from fastapi import APIRouter, Depends, Response
+from fastapi import APIRouter, Depends, Request, Response
 from fastapi.responses import JSONResponse
 
 from openvod.api.bodies import body_schema, typed_body
-from openvod.api.deps import ACCOUNT_PREFIX, account, get_ctx, json_body, require_token
+from openvod.api.deps import ACCOUNT_PREFIX, account, get_ctx, require_token
 from openvod.context import Context
+from openvod.errors import StorageError
+from openvod.resources.accounts import MediaService
+from openvod.resources.actions import ListContainerSasResponse, ListStreamingLocatorsResponse
+from openvod.resources.assets import Asset, ListContainerSasInput
 from openvod.resources.jobs import Job, JobUpdate
 from openvod.resources.transforms import Transform, TransformUpdate
 from openvod.services import accounts, assets, jobs, locators, transforms
 from openvod.services.arm import AccountRef, page
-from openvod.services.repository import find_account, require_resource
+from openvod.services.repository import account_ref, find_account, require_resource
 from openvod.services.tokens import Grant
 
 router = APIRouter(dependencies=[Depends(require_token)])
@@ -27,10 +31,10 @@ def _created(doc: Body, created: bool) -> JSONResponse:
 
 
 # --- accounts -------------------------------------------------------------------------
-@router.put(P)
+@router.put(P, openapi_extra=body_schema(MediaService))
 def put_account(
     subscription_id: str, resource_group: str, account_name: str,
-    body: Body = Depends(json_body), ctx: Context = Depends(get_ctx),
+    body: MediaService = Depends(typed_body(MediaService)), ctx: Context = Depends(get_ctx),
 ) -> JSONResponse:
     """Create or update a media services account (the SDK polls it as an LRO)."""
     with ctx.session() as s:
@@ -39,6 +43,21 @@ def put_account(
             storage_account_name=ctx.settings.storage_account_name,
         )
         return _created(accounts.to_arm(row), created)
+
+
+@router.patch(P, openapi_extra=body_schema(MediaService))
+def patch_account(
+    subscription_id: str, resource_group: str, account_name: str, request: Request,
+    body: MediaService = Depends(typed_body(MediaService)), ctx: Context = Depends(get_ctx),
+) -> JSONResponse:
+    """Update an account's tags or properties (202; the SDK polls the account's own URL)."""
+    with ctx.session() as s:
+        row = find_account(s, subscription_id, resource_group, account_name)
+        doc = accounts.to_arm(accounts.update(
+            s, row, body, storage_account_name=ctx.settings.storage_account_name))
+    api_version = request.query_params.get("api-version", "2023-01-01")
+    location = f"{str(request.base_url).rstrip('/')}{doc['id']}?api-version={api_version}"
+    return JSONResponse(doc, status_code=202, headers={"Location": location, "Retry-After": "0"})
 
 
 @router.get(P)
@@ -74,13 +93,15 @@ def list_subscription_accounts(
 def delete_account(
     subscription_id: str, resource_group: str, account_name: str, ctx: Context = Depends(get_ctx)
 ) -> Response:
-    """Delete an account and everything in it."""
+    """Delete an account and everything in it (files once the rows are gone)."""
     with ctx.session() as s:
         row = find_account(s, subscription_id, resource_group, account_name)
-        ref = AccountRef(row.id, row.name, row.subscription_id, row.resource_group, row.location)
-        for asset in assets.list_arm(s, ref):
-            assets.delete(s, ref, asset["name"], ctx.store)
+        ref = account_ref(row)
+        containers = [assets.delete(s, ref, r.name) for r in assets.list_rows(s, ref)]
         s.delete(row)
+    for container in containers:
+        if container is not None:
+            ctx.store.delete_container(container)
     return Response(status_code=200)
 
 
@@ -101,23 +122,39 @@ def get_asset(
         return assets.to_arm(acct, require_resource(s, acct, assets.KIND, name, "asset"))
 
 
-@router.put(P + "/assets/{name}")
+@router.put(P + "/assets/{name}", openapi_extra=body_schema(Asset))
 def put_asset(
-    name: str, body: Body = Depends(json_body),
+    name: str, body: Asset = Depends(typed_body(Asset)),
     acct: AccountRef = Depends(account), ctx: Context = Depends(get_ctx),
 ) -> JSONResponse:
-    """Create or update an asset; a new asset gets its blob container."""
+    """Create or update an asset; a new asset gets its blob container once it is stored."""
     with ctx.session() as s:
         row, created = assets.create_or_update(
-            s, acct, name, body, store=ctx.store,
-            storage_account_name=ctx.settings.storage_account_name,
+            s, acct, name, body, storage_account_name=ctx.settings.storage_account_name,
         )
-        return _created(assets.to_arm(acct, row), created)
+        doc = assets.to_arm(acct, row)
+    if created:
+        _provision(ctx, acct, name, doc["properties"]["container"])
+    return _created(doc, created)
 
 
-@router.patch(P + "/assets/{name}")
+def _provision(ctx: Context, acct: AccountRef, name: str, container: str) -> None:
+    """Make a committed asset's container; if that fails, the asset goes too."""
+    try:
+        assets.provision_container(ctx.store, container)
+    except BaseException as exc:
+        with ctx.session() as s:
+            row = assets.get_resource(s, acct, assets.KIND, name)
+            if row is not None:
+                s.delete(row)
+        if isinstance(exc, OSError) and not isinstance(exc, StorageError):
+            raise StorageError(f"The container of asset '{name}' could not be made.") from exc
+        raise
+
+
+@router.patch(P + "/assets/{name}", openapi_extra=body_schema(Asset))
 def patch_asset(
-    name: str, body: Body = Depends(json_body),
+    name: str, body: Asset = Depends(typed_body(Asset)),
     acct: AccountRef = Depends(account), ctx: Context = Depends(get_ctx),
 ) -> Body:
     """Update an asset's description or alternateId."""
@@ -129,18 +166,20 @@ def patch_asset(
 def delete_asset(
     name: str, acct: AccountRef = Depends(account), ctx: Context = Depends(get_ctx)
 ) -> Response:
-    """Delete an asset, its locators and its files."""
+    """Delete an asset and its locators, then its files."""
     with ctx.session() as s:
-        exists = assets.get_resource(s, acct, assets.KIND, name) is not None
-        assets.delete(s, acct, name, ctx.store)
-    return Response(status_code=200 if exists else 204)
+        container = assets.delete(s, acct, name)
+    if container is not None:
+        ctx.store.delete_container(container)
+    return Response(status_code=200 if container is not None else 204)
 
 
-@router.post(P + "/assets/{name}/listContainerSas")
+@router.post(P + "/assets/{name}/listContainerSas",
+             openapi_extra=body_schema(ListContainerSasInput))
 def list_container_sas(
-    name: str, body: Body = Depends(json_body),
+    name: str, body: ListContainerSasInput = Depends(typed_body(ListContainerSasInput)),
     acct: AccountRef = Depends(account), ctx: Context = Depends(get_ctx),
-) -> Body:
+) -> ListContainerSasResponse:
     """Signed, expiring URLs of the asset's container."""
     with ctx.session() as s:
         return assets.container_sas_urls(
@@ -155,7 +194,7 @@ def list_container_sas(
 @router.post(P + "/assets/{name}/listStreamingLocators")
 def list_asset_locators(
     name: str, acct: AccountRef = Depends(account), ctx: Context = Depends(get_ctx)
-) -> Body:
+) -> ListStreamingLocatorsResponse:
     """The locators publishing an asset."""
     with ctx.session() as s:
         row = require_resource(s, acct, assets.KIND, name, "asset")

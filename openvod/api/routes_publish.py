@@ -7,8 +7,17 @@ from typing import Any
 from fastapi import APIRouter, Depends, Request, Response
 from fastapi.responses import JSONResponse
 
-from openvod.api.deps import ACCOUNT_PREFIX, account, get_ctx, json_body, require_token
+from openvod.api.bodies import body_schema, typed_body
+from openvod.api.deps import ACCOUNT_PREFIX, account, get_ctx, require_token
 from openvod.context import Context
+from openvod.resources.actions import (
+    AsyncOperationResult,
+    ListContentKeysResponse,
+    ListPathsResponse,
+)
+from openvod.resources.endpoints import StreamingEndpoint, StreamingEntityScaleUnit
+from openvod.resources.locators import StreamingLocator
+from openvod.resources.streaming_policies import StreamingPolicy
 from openvod.services import endpoints, locators, policies
 from openvod.services.arm import AccountRef
 from openvod.services.repository import require_resource
@@ -35,9 +44,9 @@ def get_policy(
         return policies.to_arm(acct, s, name)
 
 
-@router.put(P + "/streamingPolicies/{name}")
+@router.put(P + "/streamingPolicies/{name}", openapi_extra=body_schema(StreamingPolicy))
 def put_policy(
-    name: str, body: Body = Depends(json_body),
+    name: str, body: StreamingPolicy = Depends(typed_body(StreamingPolicy)),
     acct: AccountRef = Depends(account), ctx: Context = Depends(get_ctx),
 ) -> JSONResponse:
     """Create a custom policy."""
@@ -74,9 +83,9 @@ def get_locator(
         return locators.to_arm(acct, row)
 
 
-@router.put(P + "/streamingLocators/{name}")
+@router.put(P + "/streamingLocators/{name}", openapi_extra=body_schema(StreamingLocator))
 def put_locator(
-    name: str, body: Body = Depends(json_body),
+    name: str, body: StreamingLocator = Depends(typed_body(StreamingLocator)),
     acct: AccountRef = Depends(account), ctx: Context = Depends(get_ctx),
 ) -> JSONResponse:
     """Publish an asset."""
@@ -98,7 +107,7 @@ def delete_locator(
 @router.post(P + "/streamingLocators/{name}/listPaths")
 def list_paths(
     name: str, acct: AccountRef = Depends(account), ctx: Context = Depends(get_ctx)
-) -> Body:
+) -> ListPathsResponse:
     """Streaming and download paths of a locator."""
     with ctx.session() as s:
         return locators.paths(s, acct, name, ctx.store)
@@ -107,7 +116,7 @@ def list_paths(
 @router.post(P + "/streamingLocators/{name}/listContentKeys")
 def list_content_keys(
     name: str, acct: AccountRef = Depends(account), ctx: Context = Depends(get_ctx)
-) -> Body:
+) -> ListContentKeysResponse:
     """The content keys of a locator (none for clear policies)."""
     with ctx.session() as s:
         return locators.content_keys(s, acct, name)
@@ -146,9 +155,9 @@ def get_endpoint(
         return endpoints.to_arm(acct, row, ctx.endpoint_host_name)
 
 
-@router.put(P + "/streamingEndpoints/{name}")
+@router.put(P + "/streamingEndpoints/{name}", openapi_extra=body_schema(StreamingEndpoint))
 def put_endpoint(
-    name: str, request: Request, body: Body = Depends(json_body),
+    name: str, request: Request, body: StreamingEndpoint = Depends(typed_body(StreamingEndpoint)),
     acct: AccountRef = Depends(account), ctx: Context = Depends(get_ctx),
 ) -> Response:
     """Create an endpoint (an LRO; ``autoStart=true`` starts it)."""
@@ -160,9 +169,9 @@ def put_endpoint(
         return _accepted(request, acct, op.id, 201, doc)
 
 
-@router.patch(P + "/streamingEndpoints/{name}")
+@router.patch(P + "/streamingEndpoints/{name}", openapi_extra=body_schema(StreamingEndpoint))
 def patch_endpoint(
-    name: str, request: Request, body: Body = Depends(json_body),
+    name: str, request: Request, body: StreamingEndpoint = Depends(typed_body(StreamingEndpoint)),
     acct: AccountRef = Depends(account), ctx: Context = Depends(get_ctx),
 ) -> Response:
     """Update an endpoint (an LRO)."""
@@ -186,12 +195,12 @@ def delete_endpoint(
 
 
 def _transition(request: Request, acct: AccountRef, ctx: Context, name: str,
-                state: str | None, body: Body | None = None) -> Response:
+                state: str | None, body: StreamingEntityScaleUnit | None = None) -> Response:
     with ctx.session() as s:
-        if state is not None:
-            row = endpoints.set_state(s, acct, name, state)
+        if body is not None:
+            row = endpoints.scale(s, acct, name, body)
         else:
-            row = endpoints.scale(s, acct, name, body or {})
+            row = endpoints.set_state(s, acct, name, state or "Stopped")
         op = endpoints.record_operation(s, acct, row.name)
         return _accepted(request, acct, op.id, 202)
 
@@ -214,19 +223,21 @@ def stop_endpoint(
     return _transition(request, acct, ctx, name, "Stopped")
 
 
-@router.post(P + "/streamingEndpoints/{name}/scale")
+@router.post(P + "/streamingEndpoints/{name}/scale",
+             openapi_extra=body_schema(StreamingEntityScaleUnit))
 def scale_endpoint(
-    name: str, request: Request, body: Body = Depends(json_body),
+    name: str, request: Request,
+    body: StreamingEntityScaleUnit = Depends(typed_body(StreamingEntityScaleUnit)),
     acct: AccountRef = Depends(account), ctx: Context = Depends(get_ctx),
 ) -> Response:
     """Change scale units (an LRO)."""
     return _transition(request, acct, ctx, name, None, body)
 
 
-@router.get(P + "/streamingEndpointOperations/{op_id}")
+@router.get(P + "/streamingEndpointOperations/{op_id}", response_model_exclude_none=True)
 def endpoint_operation(
     op_id: str, acct: AccountRef = Depends(account), ctx: Context = Depends(get_ctx)
-) -> Body:
+) -> AsyncOperationResult:
     """The status of an endpoint operation, as ARM pollers read it."""
     with ctx.session() as s:
         return endpoints.operation_status(s, acct, op_id)

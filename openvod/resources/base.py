@@ -8,15 +8,25 @@ ARM does: ``properties.outputs[0].preset.codecs[1].layers[0].bitrate``.
 
 from __future__ import annotations
 
+import base64
+import binascii
 from collections.abc import Sequence
 from datetime import datetime
 from typing import Annotated, Any, TypeVar
 from uuid import UUID
 
-from pydantic import AfterValidator, BaseModel, BeforeValidator, ConfigDict, Field, ValidationError
+from pydantic import (
+    AfterValidator,
+    BaseModel,
+    BeforeValidator,
+    ConfigDict,
+    Field,
+    PlainSerializer,
+    ValidationError,
+)
 from pydantic.alias_generators import to_camel
 
-from openvod.clock import canonical_duration
+from openvod.clock import as_utc, canonical_duration
 from openvod.errors import InvalidRequestError
 
 M = TypeVar("M", bound=BaseModel)
@@ -105,8 +115,59 @@ def _check_duration(value: str) -> str:
     return canonical_duration(value)
 
 
+def sdk_time(value: datetime) -> str:
+    """A time as the SDK writes it: UTC, milliseconds at least, a 'Z' (``...T00:00:00.000Z``)."""
+    utc = as_utc(value)
+    fraction = str(utc.microsecond).rjust(6, "0").rstrip("0").ljust(3, "0")
+    return (
+        f"{utc.year:04}-{utc.month:02}-{utc.day:02}"
+        f"T{utc.hour:02}:{utc.minute:02}:{utc.second:02}.{fraction}Z"
+    )
+
+
+def _utc(value: datetime) -> datetime:
+    try:
+        return as_utc(value)
+    except OverflowError:  # 0001-01-01T00:00:00+01:00 is before the first UTC instant
+        raise ValueError("is out of the range of UTC times") from None
+
+
+def _check_base64(value: str) -> str:
+    try:
+        base64.b64decode(value, validate=True)
+    except (binascii.Error, ValueError):
+        raise ValueError("must be base64 text") from None
+    return value
+
+
 # JSON carries times, ids and durations as strings: these types accept the string form
 # (strict mode alone would insist on Python objects).
 IsoTime = Annotated[datetime, BeforeValidator(_require_text), Field(strict=False)]
+"""An ISO 8601 time (naive ones are UTC), written back as the SDK writes times."""
+ArmTime = Annotated[
+    datetime,
+    BeforeValidator(_require_text),
+    AfterValidator(_utc),
+    PlainSerializer(sdk_time, return_type=str, when_used="json"),
+    Field(strict=False),
+]
 Guid = Annotated[UUID, BeforeValidator(_require_text), Field(strict=False)]
 Duration = Annotated[str, AfterValidator(_check_duration)]
+Base64 = Annotated[str, AfterValidator(_check_base64)]
+"""Bytes as base64 text (the SDK's ``bytearray`` fields), kept as sent."""
+Tags = Annotated[dict[Annotated[str, Field(max_length=512)], Annotated[str, Field(max_length=256)]],
+                 Field(max_length=50)]
+"""ARM resource tags: at most 50, names up to 512 characters, values up to 256."""
+
+
+class ArmResource(ArmModel):
+    """A resource PUT/PATCH body; the read-only envelope a GET returned is accepted and ignored.
+
+    ARM lets a client send back what it read: ``id``, ``name``, ``type`` and
+    ``systemData`` are taken (any JSON) and never stored or echoed.
+    """
+
+    id: Any = Field(default=None, exclude=True)
+    name: Any = Field(default=None, exclude=True)
+    type: Any = Field(default=None, exclude=True)
+    system_data: Any = Field(default=None, exclude=True)

@@ -2,11 +2,11 @@
 
 from __future__ import annotations
 
-from typing import Annotated, Literal
+from typing import Annotated, Any, Literal
 
 from pydantic import Field
 
-from openvod.resources.base import ArmModel, Duration
+from openvod.resources.base import ArmModel, ArmResource, Duration
 from openvod.resources.odata import NS, check_odata_type, odata_field
 from openvod.resources.presets import Preset
 
@@ -90,6 +90,12 @@ class JobOutputAsset(ArmModel):
     asset_name: Annotated[str, Field(min_length=1)]
     label: str | None = None
     preset_override: Preset | None = None
+    # read-only, what a GET shows: accepted back and ignored
+    error: Any = Field(default=None, exclude=True)
+    state: Any = Field(default=None, exclude=True)
+    progress: Any = Field(default=None, exclude=True)
+    start_time: Any = Field(default=None, exclude=True)
+    end_time: Any = Field(default=None, exclude=True)
 
 
 JobOutput = Annotated[
@@ -105,9 +111,15 @@ class JobProperties(ArmModel):
     outputs: Annotated[list[JobOutput], Field(min_length=1)]
     priority: PriorityName | None = None
     correlation_data: dict[str, str] | None = None
+    # read-only, what a GET shows: accepted back and ignored
+    created: Any = Field(default=None, exclude=True)
+    last_modified: Any = Field(default=None, exclude=True)
+    state: Any = Field(default=None, exclude=True)
+    start_time: Any = Field(default=None, exclude=True)
+    end_time: Any = Field(default=None, exclude=True)
 
 
-class Job(ArmModel):
+class Job(ArmResource):
     """A job PUT body: ``{"properties": {...}}``."""
 
     properties: JobProperties
@@ -125,9 +137,15 @@ class JobUpdateProperties(ArmModel):
     outputs: list[JobOutput] | None = None
     priority: PriorityName | None = None
     correlation_data: dict[str, str] | None = None
+    # read-only, what a GET shows: accepted back and ignored
+    created: Any = Field(default=None, exclude=True)
+    last_modified: Any = Field(default=None, exclude=True)
+    state: Any = Field(default=None, exclude=True)
+    start_time: Any = Field(default=None, exclude=True)
+    end_time: Any = Field(default=None, exclude=True)
 
 
-class JobUpdate(ArmModel):
+class JobUpdate(ArmResource):
     """A job PATCH body."""
 
     properties: JobUpdateProperties = Field(default_factory=JobUpdateProperties)

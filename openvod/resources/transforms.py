@@ -2,11 +2,11 @@
 
 from __future__ import annotations
 
-from typing import Annotated, Literal
+from typing import Annotated, Any, Literal
 
 from pydantic import Field
 
-from openvod.resources.base import ArmModel
+from openvod.resources.base import ArmModel, ArmResource
 from openvod.resources.presets import Preset
 
 OnErrorName = Literal["StopProcessingJob", "ContinueJob"]
@@ -26,9 +26,11 @@ class TransformProperties(ArmModel):
 
     description: str | None = None
     outputs: Annotated[list[TransformOutput], Field(min_length=1)]
+    created: Any = Field(default=None, exclude=True)  # read-only, ignored
+    last_modified: Any = Field(default=None, exclude=True)
 
 
-class Transform(ArmModel):
+class Transform(ArmResource):
     """A transform PUT body: ``{"properties": {...}}``."""
 
     properties: TransformProperties
@@ -39,9 +41,11 @@ class TransformUpdateProperties(ArmModel):
 
     description: str | None = None
     outputs: Annotated[list[TransformOutput], Field(min_length=1)] | None = None
+    created: Any = Field(default=None, exclude=True)  # read-only, ignored
+    last_modified: Any = Field(default=None, exclude=True)
 
 
-class TransformUpdate(ArmModel):
+class TransformUpdate(ArmResource):
     """A transform PATCH body."""
 
     properties: TransformUpdateProperties = Field(default_factory=TransformUpdateProperties)

@@ -12,6 +12,7 @@ from sqlalchemy.orm import Session
 from openvod.clock import utcnow
 from openvod.db.models import Account
 from openvod.errors import InvalidRequestError
+from openvod.resources.accounts import MediaService, MediaServiceProperties
 from openvod.services import endpoints
 from openvod.services.arm import envelope, page
 from openvod.services.names import check_account_name
@@ -25,7 +26,7 @@ def create_or_update(
     subscription_id: str,
     resource_group: str,
     name: str,
-    body: dict[str, Any],
+    body: MediaService,
     *,
     storage_account_name: str,
 ) -> tuple[Account, bool]:
@@ -34,12 +35,7 @@ def create_or_update(
     A new account gets the ``default`` streaming endpoint (Stopped), as AMS did.
     """
     check_account_name(name)
-    location = body.get("location")
-    if location is not None and not isinstance(location, str):
-        raise InvalidRequestError("The account 'location' must be a string.")
-    props = body.get("properties") or {}
-    if not isinstance(props, dict):
-        raise InvalidRequestError("The account 'properties' must be an object.")
+    location = body.location
     row = session.scalar(select(Account).where(Account.name_key == name.lower()))
     now = utcnow()
     created = row is None
@@ -65,8 +61,8 @@ def create_or_update(
         )
     if location:
         row.location = location
-    row.tags = dict(body.get("tags") or {})
-    row.properties = _stored_properties(props, storage_account_name)
+    row.tags = dict(body.tags or {})
+    row.properties = _stored_properties(body.props, storage_account_name)
     row.modified_at = now
     session.flush()
     if created:
@@ -74,17 +70,39 @@ def create_or_update(
     return row, created
 
 
-def _stored_properties(props: dict[str, Any], storage_account_name: str) -> dict[str, Any]:
-    storage = props.get("storageAccounts") or [
+def update(session: Session, row: Account, body: MediaService, *,
+           storage_account_name: str) -> Account:
+    """PATCH an account: tags and the properties sent replace the stored ones."""
+    if body.location is not None and body.location.lower() != row.location.lower():
+        raise InvalidRequestError(
+            f"'location' cannot change: the account is in '{row.location}'.", code="BadRequest")
+    if "tags" in body.model_fields_set:
+        row.tags = dict(body.tags or {})
+    sent = body.props.model_fields_set
+    if sent:
+        props = dict(row.properties)
+        fresh = _stored_properties(body.props, storage_account_name)
+        for field in sent:
+            alias = MediaServiceProperties.model_fields[field].alias or field
+            if alias in fresh:
+                props[alias] = fresh[alias]
+        row.properties = props
+    row.modified_at = utcnow()
+    session.flush()
+    return row
+
+
+def _stored_properties(
+    props: MediaServiceProperties, storage_account_name: str
+) -> dict[str, Any]:
+    storage = [a.to_json() for a in props.storage_accounts or []] or [
         {"id": f"/local/storageAccounts/{storage_account_name}", "type": "Primary"}
     ]
-    if not isinstance(storage, list):
-        raise InvalidRequestError("'properties.storageAccounts' must be a list.")
     return {
         "storageAccounts": storage,
-        "storageAuthentication": props.get("storageAuthentication", "System"),
-        "publicNetworkAccess": props.get("publicNetworkAccess", "Enabled"),
-        "minimumTlsVersion": props.get("minimumTlsVersion", "Tls12"),
+        "storageAuthentication": props.storage_authentication or "System",
+        "publicNetworkAccess": props.public_network_access or "Enabled",
+        "minimumTlsVersion": props.minimum_tls_version or "Tls12",
     }
 
 

@@ -8,10 +8,12 @@ from typing import Any
 
 from sqlalchemy.orm import Session
 
-from openvod.clock import iso, parse_iso, utcnow
+from openvod.clock import iso, utcnow
 from openvod.db.models import Resource
-from openvod.errors import ConflictError, InvalidRequestError
-from openvod.services.arm import AccountRef, envelope, page
+from openvod.errors import InvalidRequestError
+from openvod.resources.actions import ListContainerSasResponse
+from openvod.resources.assets import Asset, AssetProperties, ListContainerSasInput
+from openvod.services.arm import AccountRef, envelope
 from openvod.services.names import check_resource_name
 from openvod.services.repository import (
     get_resource,
@@ -37,47 +39,63 @@ def create_or_update(
     session: Session,
     account: AccountRef,
     name: str,
-    body: dict[str, Any],
+    body: Asset,
     *,
-    store: BlobStore,
     storage_account_name: str,
 ) -> tuple[Resource, bool]:
-    """Create an asset (and its container) or update its description/alternateId."""
+    """Create an asset or update its description/alternateId; returns (row, created).
+
+    The blob container is not made here: the caller makes it once the row is
+    committed (:func:`provision_container`), so a refused PUT leaves nothing.
+    """
     check_resource_name(name, "asset")
-    props = body.get("properties") or {}
-    if not isinstance(props, dict):
-        raise InvalidRequestError("'properties' must be an object.")
+    props = body.props
     row = get_resource(session, account, KIND, name)
     if row is not None:
-        stored = dict(row.properties)
-        for key in ("description", "alternateId"):
-            if key in props:
-                stored[key] = props[key]
-        return save_resource(session, account, KIND, name, stored, existing=row), False
-    storage = props.get("storageAccountName") or storage_account_name
+        return save_resource(
+            session, account, KIND, name, _updated(row, props), existing=row
+        ), False
+    storage = props.storage_account_name or storage_account_name
     if storage != storage_account_name:
         raise InvalidRequestError(
             f"The storage account '{storage}' is not attached; this server's storage account is "
             f"'{storage_account_name}'."
         )
-    encryption = props.get("storageEncryptionFormat") or "None"
+    encryption = props.storage_encryption_format or "None"
     if encryption != "None":
         raise InvalidRequestError(
             f"storageEncryptionFormat '{encryption}' is not supported; use 'None'."
         )
     asset_id = str(uuid.uuid4())
-    container = props.get("container") or container_name(asset_id)
+    container = props.container or container_name(asset_id)
     _check_container(container)
     stored = {
-        "alternateId": props.get("alternateId"),
-        "description": props.get("description"),
+        "alternateId": props.alternate_id,
+        "description": props.description,
         "container": container,
         "storageAccountName": storage,
         "storageEncryptionFormat": encryption,
     }
-    row = save_resource(session, account, KIND, name, stored, resource_uuid=asset_id)
+    return save_resource(session, account, KIND, name, stored, resource_uuid=asset_id), True
+
+
+def provision_container(store: BlobStore, container: str) -> bool:
+    """Make a new asset's container; True if this call created it (so a rollback removes it)."""
+    if store.container_exists(container):
+        return False
     store.create_container(container)
-    return row, True
+    return True
+
+
+def _updated(row: Resource, props: AssetProperties) -> dict[str, Any]:
+    """The stored properties with the mutable ones that were sent replaced."""
+    stored = dict(row.properties)
+    sent = props.model_fields_set
+    if "description" in sent:
+        stored["description"] = props.description
+    if "alternate_id" in sent:
+        stored["alternateId"] = props.alternate_id
+    return stored
 
 
 def _check_container(container: str) -> None:
@@ -95,27 +113,27 @@ def _check_container(container: str) -> None:
         )
 
 
-def update(session: Session, account: AccountRef, name: str, body: dict[str, Any]) -> Resource:
+def update(session: Session, account: AccountRef, name: str, body: Asset) -> Resource:
     """PATCH: description and alternateId are the only mutable properties."""
     row = require_resource(session, account, KIND, name, "asset")
-    props = body.get("properties") or {}
-    stored = dict(row.properties)
-    for key in ("description", "alternateId"):
-        if key in props:
-            stored[key] = props[key]
+    stored = _updated(row, body.props)
     return save_resource(session, account, KIND, name, stored, existing=row)
 
 
-def delete(session: Session, account: AccountRef, name: str, store: BlobStore) -> None:
-    """Delete an asset, its locators and its files."""
+def delete(session: Session, account: AccountRef, name: str) -> str | None:
+    """Delete an asset and its locators; returns its container, or None if there was no asset.
+
+    The caller removes the container's files once the transaction has committed,
+    so a failed delete never leaves an asset without its files.
+    """
     row = get_resource(session, account, KIND, name)
     if row is None:
-        return  # ARM deletes are idempotent: 204
+        return None  # ARM deletes are idempotent: 204
     for locator in referencing(session, account, "streamingLocators", asset=row.name):
         session.delete(locator)
     session.delete(row)
     session.flush()
-    store.delete_container(row.properties["container"])
+    return str(row.properties["container"])
 
 
 def to_arm(account: AccountRef, row: Resource) -> dict[str, Any]:
@@ -135,36 +153,30 @@ def to_arm(account: AccountRef, row: Resource) -> dict[str, Any]:
     )
 
 
+def list_rows(session: Session, account: AccountRef) -> list[Resource]:
+    """All assets of an account, oldest first."""
+    return list_resources(session, account, KIND)
+
+
 def list_arm(session: Session, account: AccountRef) -> list[dict[str, Any]]:
     """All assets of an account as ARM documents."""
-    return [to_arm(account, r) for r in list_resources(session, account, KIND)]
+    return [to_arm(account, r) for r in list_rows(session, account)]
 
 
 def container_sas_urls(
     session: Session,
     account: AccountRef,
     name: str,
-    body: dict[str, Any],
+    body: ListContainerSasInput,
     *,
     blob_base_url: str,
     storage_account_name: str,
     storage_key: bytes,
     max_hours: int,
-) -> dict[str, Any]:
+) -> ListContainerSasResponse:
     """``listContainerSas``: signed, expiring URLs of the asset's container."""
     row = require_resource(session, account, KIND, name, "asset")
-    permissions = body.get("permissions")
-    if permissions not in _SAS_PERMISSIONS:
-        raise InvalidRequestError(
-            f"'permissions' must be one of {', '.join(_SAS_PERMISSIONS)}; got {permissions!r}."
-        )
-    expiry_text = body.get("expiryTime")
-    if not isinstance(expiry_text, str):
-        raise InvalidRequestError("'expiryTime' is required (an ISO 8601 time).")
-    try:
-        expiry = parse_iso(expiry_text)
-    except ValueError as exc:
-        raise InvalidRequestError(f"'expiryTime' is not an ISO 8601 time: {expiry_text}") from exc
+    permissions, expiry = body.permissions, body.expiry_time
     now = utcnow()
     if expiry <= now:
         raise InvalidRequestError("'expiryTime' must be in the future.")
@@ -178,15 +190,5 @@ def container_sas_urls(
         permission=_SAS_PERMISSIONS[permissions],
         expiry=expiry,
     )
-    return {"assetContainerSasUrls": [f"{blob_base_url}/{container}?{query}"]}
-
-
-def ensure_no_conflict(session: Session, account: AccountRef, name: str) -> None:
-    """Raise ConflictError if an asset of that name exists."""
-    if get_resource(session, account, KIND, name) is not None:
-        raise ConflictError(f"The asset '{name}' already exists.")
-
-
-def list_page(session: Session, account: AccountRef) -> dict[str, Any]:
-    """The list response for GET .../assets."""
-    return page(list_arm(session, account))
+    url = f"{blob_base_url}/{container}?{query}"
+    return ListContainerSasResponse(asset_container_sas_urls=[url])

@@ -9,7 +9,9 @@ from sqlalchemy.orm import Session
 
 from openvod.clock import iso, utcnow
 from openvod.db.models import Operation, Resource
-from openvod.errors import ConflictError, InvalidRequestError, NotFoundError
+from openvod.errors import ConflictError, NotFoundError
+from openvod.resources.actions import AsyncOperationResult
+from openvod.resources.endpoints import StreamingEndpoint, StreamingEntityScaleUnit
 from openvod.services.arm import AccountRef, envelope, page
 from openvod.services.names import check_endpoint_name
 from openvod.services.repository import (
@@ -59,42 +61,31 @@ def _create(
 
 
 def create(
-    session: Session, account: AccountRef, name: str, body: dict[str, Any], auto_start: bool
+    session: Session, account: AccountRef, name: str, body: StreamingEndpoint, auto_start: bool
 ) -> Resource:
     """Create an endpoint (PUT); optionally started, as ``autoStart=true`` asks."""
     check_endpoint_name(name)
-    props = _properties(body)
     if get_resource(session, account, KIND, name) is not None:
         raise ConflictError(f"The streaming endpoint '{name}' already exists.")
-    extra = {"location": body.get("location") or account.location, "tags": body.get("tags") or {}}
-    if body.get("sku"):
-        extra["sku"] = body["sku"]
+    extra: dict[str, Any] = {"location": body.location or account.location,
+                             "tags": dict(body.tags or {})}
+    if body.sku is not None:
+        extra["sku"] = body.sku.to_json()
+    props = body.props.to_json()
     return _create(session, account, name, props, extra, running=auto_start)
 
 
-def _properties(body: dict[str, Any]) -> dict[str, Any]:
-    props = body.get("properties") or {}
-    if not isinstance(props, dict):
-        raise InvalidRequestError("'properties' must be an object.")
-    scale = props.get("scaleUnits", 0)
-    if not isinstance(scale, int) or scale < 0:
-        raise InvalidRequestError("'properties.scaleUnits' must be a non-negative integer.")
-    max_age = props.get("maxCacheAge")
-    if max_age is not None and (not isinstance(max_age, int) or max_age < 0):
-        raise InvalidRequestError("'properties.maxCacheAge' must be a non-negative integer.")
-    return dict(props)
-
-
-def update(session: Session, account: AccountRef, name: str, body: dict[str, Any]) -> Resource:
-    """Update the settable properties (PATCH)."""
+def update(session: Session, account: AccountRef, name: str, body: StreamingEndpoint) -> Resource:
+    """Update the settable properties that were sent (PATCH)."""
     row = require_resource(session, account, KIND, name, "streaming endpoint")
     props = dict(row.properties)
-    for key, value in _properties(body).items():
-        if key in _SETTABLE:
-            props[key] = value
+    props.update(body.props.model_dump(
+        mode="json", by_alias=True, include=body.props.model_fields_set))
     extra = dict(row.extra)
-    if "tags" in body:
-        extra["tags"] = body["tags"] or {}
+    if "tags" in body.model_fields_set:
+        extra["tags"] = dict(body.tags or {})
+    if body.sku is not None:
+        extra["sku"] = body.sku.to_json()
     return save_resource(session, account, KIND, name, props, extra=extra, existing=row)
 
 
@@ -106,11 +97,11 @@ def set_state(session: Session, account: AccountRef, name: str, state: str) -> R
     return save_resource(session, account, KIND, name, props, existing=row)
 
 
-def scale(session: Session, account: AccountRef, name: str, body: dict[str, Any]) -> Resource:
+def scale(
+    session: Session, account: AccountRef, name: str, body: StreamingEntityScaleUnit
+) -> Resource:
     """Change the scale units (the scale operation)."""
-    units = body.get("scaleUnit")
-    if not isinstance(units, int) or units < 0:
-        raise InvalidRequestError("'scaleUnit' must be a non-negative integer.")
+    units = body.scale_unit
     row = require_resource(session, account, KIND, name, "streaming endpoint")
     props = dict(row.properties)
     props["scaleUnits"] = units
@@ -179,14 +170,14 @@ def record_operation(session: Session, account: AccountRef, target: str) -> Oper
     return op
 
 
-def operation_status(session: Session, account: AccountRef, operation_id: str) -> dict[str, Any]:
+def operation_status(
+    session: Session, account: AccountRef, operation_id: str
+) -> AsyncOperationResult:
     """The AsyncOperationResult body pollers read."""
     op = session.get(Operation, operation_id)
     if op is None or op.account_id != account.id:
         raise NotFoundError(f"The operation '{operation_id}' was not found.")
-    body: dict[str, Any] = {"name": op.id, "status": op.status}
-    body["startTime"] = iso(op.created_at)
-    body["endTime"] = iso(op.finished_at)
-    if op.error:
-        body["error"] = op.error
-    return body
+    return AsyncOperationResult.model_validate({
+        "name": op.id, "status": op.status, "startTime": iso(op.created_at),
+        "endTime": iso(op.finished_at), "error": op.error or None,
+    })

@@ -10,9 +10,19 @@ from urllib.parse import quote
 
 from sqlalchemy.orm import Session
 
-from openvod.clock import iso, parse_iso
+from openvod.clock import iso
 from openvod.db.models import Resource
 from openvod.errors import ConflictError, InvalidRequestError
+from openvod.resources.actions import (
+    AssetStreamingLocator,
+    ListContentKeysResponse,
+    ListPathsResponse,
+    ListStreamingLocatorsResponse,
+    StreamingPath,
+)
+from openvod.resources.locators import StreamingLocator, StreamingLocatorContentKey
+from openvod.resources.streaming_policies import EncryptedScheme, StreamingPolicyProperties
+from openvod.services import content_key_policies as key_policies
 from openvod.services import policies
 from openvod.services.arm import AccountRef, envelope, page
 from openvod.services.names import check_resource_name
@@ -53,85 +63,97 @@ _KEY_TYPES = {
 }
 
 
-def create(session: Session, account: AccountRef, name: str, body: dict[str, Any]) -> Resource:
+def create(session: Session, account: AccountRef, name: str, body: StreamingLocator) -> Resource:
     """Create a locator; locators are immutable, as in AMS."""
     check_resource_name(name, "streaming locator")
     if get_resource(session, account, KIND, name) is not None:
         raise ConflictError(f"The streaming locator '{name}' already exists and cannot be updated.")
-    props = body.get("properties")
-    if not isinstance(props, dict):
-        raise InvalidRequestError("'properties' must be an object.")
-    asset_name = props.get("assetName")
-    if not isinstance(asset_name, str):
-        raise InvalidRequestError("'properties.assetName' is required.")
-    asset = require_resource(session, account, "assets", asset_name, "asset")
-    policy_name = props.get("streamingPolicyName")
-    if not isinstance(policy_name, str):
-        raise InvalidRequestError("'properties.streamingPolicyName' is required.")
-    policy_name, policy = policies.get_properties(session, account, policy_name)
-    start, end = _times(props)
-    locator_id = _locator_id(session, props.get("streamingLocatorId"))
+    props = body.properties
+    asset = require_resource(session, account, "assets", props.asset_name, "asset")
+    policy_name, policy = policies.get_properties(session, account, props.streaming_policy_name)
+    key_policy = key_policies.require_exists(session, account,
+                                             props.default_content_key_policy_name)
+    locator_id = _locator_id(session, props.streaming_locator_id)
     stored = {
         "assetName": asset.name,
         "streamingPolicyName": policy_name,
-        "startTime": iso(start) if start else None,
-        "endTime": iso(end) if end else None,
+        "startTime": iso(props.start_time),
+        "endTime": iso(props.end_time),
         "streamingLocatorId": locator_id,
-        "defaultContentKeyPolicyName": props.get("defaultContentKeyPolicyName"),
-        "alternativeMediaId": props.get("alternativeMediaId"),
-        "filters": list(props.get("filters") or []),
+        "defaultContentKeyPolicyName": key_policy,
+        "alternativeMediaId": props.alternative_media_id,
+        "filters": list(props.filters or []),
     }
-    keys = _content_keys(policy, policy_name, props.get("contentKeys"))
+    keys = _content_keys(policy, policy_name, props.content_keys or [],
+                         key_policy or policy.default_content_key_policy_name)
     return save_resource(
         session, account, KIND, name, stored, resource_uuid=locator_id, extra={"keys": keys},
         asset=asset.name, streaming_policy=policy_name,
-        content_key_policy=props.get("defaultContentKeyPolicyName"),
+        content_key_policy=key_policy,
     )
 
 
-def _times(props: dict[str, Any]) -> tuple[Any, Any]:
-    try:
-        start = parse_iso(props["startTime"]) if props.get("startTime") else None
-        end = parse_iso(props["endTime"]) if props.get("endTime") else None
-    except (ValueError, TypeError) as exc:
-        raise InvalidRequestError("'startTime'/'endTime' must be ISO 8601 times.") from exc
-    if start and end and end <= start:
-        raise InvalidRequestError("'endTime' must be after 'startTime'.")
-    return start, end
-
-
-def _locator_id(session: Session, requested: Any) -> str:
+def _locator_id(session: Session, requested: uuid.UUID | None) -> str:
     if requested is None:
         return str(uuid.uuid4())
-    try:
-        locator_id = str(uuid.UUID(str(requested)))
-    except ValueError as exc:
-        raise InvalidRequestError("'streamingLocatorId' must be a GUID.") from exc
+    locator_id = str(requested)
     if find_by_uuid(session, KIND, locator_id) is not None:
         raise ConflictError(f"The streaming locator id '{locator_id}' is already in use.")
     return locator_id
 
 
+def _policy_labels(policy: StreamingPolicyProperties) -> list[tuple[str, str]]:
+    """(scheme, default key label) of each encrypting scheme of a policy."""
+    labels = []
+    for scheme in _KEY_TYPES:
+        section = policy.schemes().get(scheme)
+        if isinstance(section, EncryptedScheme):
+            default = section.content_keys.default_key if section.content_keys else None
+            labels.append((scheme, (default.label if default else None) or ""))
+    return labels
+
+
+def _given_keys(
+    policy_name: str, labels: list[tuple[str, str]], requested: list[StreamingLocatorContentKey]
+) -> dict[str, StreamingLocatorContentKey]:
+    """The keys the request gives, by label; each must match a key of the policy."""
+    known = {label for _, label in labels}
+    given: dict[str, StreamingLocatorContentKey] = {}
+    for index, key in enumerate(requested):
+        where = f"properties.contentKeys[{index}]"
+        label = key.label_reference_in_streaming_policy or ""
+        if label not in known:
+            wanted = ", ".join(repr(x) for x in sorted(known)) or "none (it encrypts nothing)"
+            raise InvalidRequestError(
+                f"'{where}.labelReferenceInStreamingPolicy' {label!r} names no content key of the "
+                f"streaming policy '{policy_name}'; its keys: {wanted}.", code="BadRequest")
+        if label in given:
+            raise InvalidRequestError(
+                f"'{where}' gives a second key for the label {label!r}.", code="BadRequest")
+        given[label] = key
+    return given
+
+
 def _content_keys(
-    policy: dict[str, Any], policy_name: str, requested: Any
+    policy: StreamingPolicyProperties,
+    policy_name: str,
+    requested: list[StreamingLocatorContentKey],
+    key_policy: str | None,
 ) -> list[dict[str, Any]]:
     """One content key per encryption scheme of the policy (none for clear policies)."""
-    given = {k.get("labelReferenceInStreamingPolicy", ""): k for k in (requested or [])}
+    labels = _policy_labels(policy)
+    given = _given_keys(policy_name, labels, requested)
     keys: list[dict[str, Any]] = []
-    for scheme, key_type in _KEY_TYPES.items():
-        if scheme not in policy:
-            continue
-        label = ((policy[scheme].get("contentKeys") or {}).get("defaultKey") or {}).get("label")
-        chosen = given.get(label or "", {})
-        value = chosen.get("value") or base64.b64encode(os.urandom(16)).decode()
+    for scheme, label in labels:
+        chosen = given.get(label)
+        value = (chosen.value if chosen else None) or base64.b64encode(os.urandom(16)).decode()
         keys.append(
             {
-                "id": str(chosen.get("id") or uuid.uuid4()),
-                "type": key_type,
-                "labelReferenceInStreamingPolicy": label,
+                "id": str(chosen.id if chosen else uuid.uuid4()),
+                "type": _KEY_TYPES[scheme],
+                "labelReferenceInStreamingPolicy": label or None,
                 "value": value,
-                "policyName": chosen.get("policyName")
-                or policy.get("defaultContentKeyPolicyName"),
+                "policyName": key_policy,
                 "tracks": [],
             }
         )
@@ -172,23 +194,23 @@ def rows_for_asset(session: Session, account: AccountRef, asset_name: str) -> li
     return referencing(session, account, KIND, asset=asset_name)
 
 
-def summaries_for_asset(session: Session, account: AccountRef, asset_name: str) -> dict[str, Any]:
+def summaries_for_asset(
+    session: Session, account: AccountRef, asset_name: str
+) -> ListStreamingLocatorsResponse:
     """``listStreamingLocators`` on an asset."""
-    return {
-        "streamingLocators": [
-            {
-                "name": r.name,
-                "assetName": r.properties["assetName"],
-                "created": iso(r.created_at),
-                "startTime": r.properties.get("startTime"),
-                "endTime": r.properties.get("endTime"),
-                "streamingLocatorId": r.resource_uuid,
-                "streamingPolicyName": r.properties["streamingPolicyName"],
-                "defaultContentKeyPolicyName": r.properties.get("defaultContentKeyPolicyName"),
-            }
-            for r in rows_for_asset(session, account, asset_name)
-        ]
-    }
+    return ListStreamingLocatorsResponse(streaming_locators=[
+        AssetStreamingLocator(
+            name=r.name,
+            asset_name=r.properties["assetName"],
+            created=iso(r.created_at),
+            start_time=r.properties.get("startTime"),
+            end_time=r.properties.get("endTime"),
+            streaming_locator_id=r.resource_uuid,
+            streaming_policy_name=r.properties["streamingPolicyName"],
+            default_content_key_policy_name=r.properties.get("defaultContentKeyPolicyName"),
+        )
+        for r in rows_for_asset(session, account, asset_name)
+    ])
 
 
 def policy_in_use(session: Session, account: AccountRef, policy_name: str) -> bool:
@@ -196,10 +218,10 @@ def policy_in_use(session: Session, account: AccountRef, policy_name: str) -> bo
     return is_referenced(session, account, KIND, streaming_policy=policy_name)
 
 
-def content_keys(session: Session, account: AccountRef, name: str) -> dict[str, Any]:
+def content_keys(session: Session, account: AccountRef, name: str) -> ListContentKeysResponse:
     """``listContentKeys``: the locator's keys with their values."""
     row = require_resource(session, account, KIND, name, "streaming locator")
-    return {"contentKeys": list(row.extra.get("keys", []))}
+    return ListContentKeysResponse.model_validate({"contentKeys": row.extra.get("keys", [])})
 
 
 def manifest_name(files: list[str]) -> str | None:
@@ -211,9 +233,25 @@ def manifest_name(files: list[str]) -> str | None:
     return None
 
 
-def paths(
-    session: Session, account: AccountRef, name: str, store: BlobStore
-) -> dict[str, Any]:
+def _streaming_path(locator_id: str, stem: str, scheme: str, protocol: str) -> StreamingPath:
+    """The manifest URLs of one protocol under one scheme (with its ``encryption=``)."""
+    encryption = _ENCRYPTION.get((scheme, protocol))
+    items = []
+    for _, fmt in _FORMATS[protocol]:
+        modifier = fmt
+        if encryption:
+            modifier = f"({fmt[1:-1]},encryption={encryption})" if fmt else (
+                f"(encryption={encryption})"
+            )
+        items.append(f"/{locator_id}/{quote(stem)}.ism/manifest{modifier}")
+    return StreamingPath.model_validate({
+        "streamingProtocol": _FORMATS[protocol][0][0],
+        "encryptionScheme": policies.SCHEME_NAMES[scheme],
+        "paths": items,
+    })
+
+
+def paths(session: Session, account: AccountRef, name: str, store: BlobStore) -> ListPathsResponse:
     """``listPaths``: relative streaming paths per enabled protocol, and download paths."""
     row = require_resource(session, account, KIND, name, "streaming locator")
     asset = require_resource(session, account, "assets", row.properties["assetName"], "asset")
@@ -221,32 +259,16 @@ def paths(
     files = [b.name for b in store.list_blobs(asset.properties["container"])]
     stem = manifest_name(files)
     locator_id = row.resource_uuid
-    streaming: list[dict[str, Any]] = []
+    streaming: list[StreamingPath] = []
     download: list[str] = []
-    for scheme, protocols in policies.enabled_protocols(policy).items():
+    for scheme, protocols in policy.enabled_protocols().items():
         for protocol in ("hls", "dash", "smoothStreaming"):
-            if protocol not in protocols or stem is None:
-                continue
-            encryption = _ENCRYPTION.get((scheme, protocol))
-            items = []
-            for _, fmt in _FORMATS[protocol]:
-                modifier = fmt
-                if encryption:
-                    modifier = f"({fmt[1:-1]},encryption={encryption})" if fmt else (
-                        f"(encryption={encryption})"
-                    )
-                items.append(f"/{locator_id}/{quote(stem)}.ism/manifest{modifier}")
-            streaming.append(
-                {
-                    "streamingProtocol": _FORMATS[protocol][0][0],
-                    "encryptionScheme": policies.SCHEME_NAMES[scheme],
-                    "paths": items,
-                }
-            )
+            if protocol in protocols and stem is not None:
+                streaming.append(_streaming_path(locator_id, stem, scheme, protocol))
         if "download" in protocols:
             download = [
                 f"/{locator_id}/{quote(f)}"
                 for f in sorted(files)
                 if not f.lower().endswith(INTERNAL_SUFFIXES)
             ]
-    return {"streamingPaths": streaming, "downloadPaths": download}
+    return ListPathsResponse(streaming_paths=streaming, download_paths=download)

@@ -5,10 +5,13 @@ from __future__ import annotations
 from datetime import UTC, datetime
 from typing import Any
 
+from pydantic import ValidationError
 from sqlalchemy.orm import Session
 
 from openvod.clock import iso
 from openvod.errors import ConflictError, InvalidRequestError, NotFoundError
+from openvod.resources.streaming_policies import SCHEMES, StreamingPolicy, StreamingPolicyProperties
+from openvod.services import content_key_policies as key_policies
 from openvod.services.arm import AccountRef, envelope, page
 from openvod.services.names import check_resource_name
 from openvod.services.repository import (
@@ -20,7 +23,6 @@ from openvod.services.repository import (
 
 KIND = "streamingPolicies"
 TYPE = "Microsoft.Media/mediaservices/streamingPolicies"
-SCHEMES = ("noEncryption", "envelopeEncryption", "commonEncryptionCenc", "commonEncryptionCbcs")
 PROTOCOLS = ("download", "dash", "hls", "smoothStreaming")
 # The encryptionScheme values listPaths reports for each policy section.
 SCHEME_NAMES = {
@@ -82,71 +84,61 @@ def _predefined_name(name: str) -> str | None:
     return next((p for p in PREDEFINED if p.lower() == name.lower()), None)
 
 
-def get_properties(session: Session, account: AccountRef, name: str) -> tuple[str, dict[str, Any]]:
+_PREDEFINED_MODELS = {
+    name: StreamingPolicyProperties.model_validate(props) for name, props in PREDEFINED.items()
+}
+
+
+def _read_stored(props: dict[str, Any]) -> StreamingPolicyProperties:
+    """A stored policy as its model.
+
+    Policies stored before the typed model kept each scheme section as sent;
+    if one no longer validates, its enabled protocols (always checked) are kept.
+    """
+    try:
+        return StreamingPolicyProperties.model_validate(props, strict=False)
+    except ValidationError:
+        kept: dict[str, Any] = {
+            scheme: {"enabledProtocols": {p: bool(props[scheme]["enabledProtocols"].get(p))
+                                          for p in PROTOCOLS}}
+            for scheme in SCHEMES if isinstance(props.get(scheme), dict)
+        }
+        name = props.get("defaultContentKeyPolicyName")
+        if isinstance(name, str):
+            kept["defaultContentKeyPolicyName"] = name
+        return StreamingPolicyProperties.model_validate(kept)
+
+
+def get_properties(
+    session: Session, account: AccountRef, name: str
+) -> tuple[str, StreamingPolicyProperties]:
     """(canonical name, properties) of a predefined or custom policy, or NotFoundError."""
     predefined = _predefined_name(name)
     if predefined is not None:
-        return predefined, PREDEFINED[predefined]
+        return predefined, _PREDEFINED_MODELS[predefined]
     row = get_resource(session, account, KIND, name)
     if row is None:
         raise NotFoundError(f"The streaming policy '{name}' was not found.")
-    return row.name, row.properties
+    return row.name, _read_stored(row.properties)
 
 
-def enabled_protocols(properties: dict[str, Any]) -> dict[str, set[str]]:
+def enabled_protocols(policy: StreamingPolicyProperties) -> dict[str, set[str]]:
     """Scheme section -> the protocols it enables."""
-    result: dict[str, set[str]] = {}
-    for scheme in SCHEMES:
-        section = properties.get(scheme)
-        if isinstance(section, dict):
-            flags = section.get("enabledProtocols") or {}
-            result[scheme] = {p for p in PROTOCOLS if flags.get(p)}
-    return result
+    return policy.enabled_protocols()
 
 
-def _validate(props: dict[str, Any]) -> dict[str, Any]:
-    stored: dict[str, Any] = {}
-    for scheme in SCHEMES:
-        section = props.get(scheme)
-        if section is None:
-            continue
-        if not isinstance(section, dict):
-            raise InvalidRequestError(f"'properties.{scheme}' must be an object.")
-        flags = section.get("enabledProtocols")
-        if not isinstance(flags, dict) or not any(flags.get(p) for p in PROTOCOLS):
-            raise InvalidRequestError(
-                f"'properties.{scheme}.enabledProtocols' must enable at least one of "
-                f"{', '.join(PROTOCOLS)}."
-            )
-        unknown = set(flags) - set(PROTOCOLS)
-        if unknown:
-            raise InvalidRequestError(f"Unknown protocols in {scheme}: {sorted(unknown)}.")
-        if scheme != "noEncryption" and flags.get("download"):
-            raise InvalidRequestError("Download cannot be enabled with encryption.")
-        stored[scheme] = section
-    if not stored:
-        raise InvalidRequestError(
-            "A streaming policy needs one of noEncryption, envelopeEncryption, "
-            "commonEncryptionCenc or commonEncryptionCbcs."
-        )
-    if "defaultContentKeyPolicyName" in props:
-        stored["defaultContentKeyPolicyName"] = props["defaultContentKeyPolicyName"]
-    return stored
-
-
-def create(session: Session, account: AccountRef, name: str, body: dict[str, Any]) -> None:
+def create(session: Session, account: AccountRef, name: str, body: StreamingPolicy) -> None:
     """Create a custom policy; policies are immutable once created, as in AMS."""
     check_resource_name(name, "streaming policy")
     if _predefined_name(name) or get_resource(session, account, KIND, name) is not None:
         raise ConflictError(f"The streaming policy '{name}' already exists and cannot be updated.")
-    props = body.get("properties")
-    if not isinstance(props, dict):
-        raise InvalidRequestError("'properties' must be an object.")
-    stored = _validate(props)
-    save_resource(
-        session, account, KIND, name, stored,
-        content_key_policy=stored.get("defaultContentKeyPolicyName"),
-    )
+    props = body.properties
+    key_policy = key_policies.require_exists(session, account,
+                                             props.default_content_key_policy_name)
+    stored = props.to_json()
+    if key_policy is not None:
+        stored["defaultContentKeyPolicyName"] = key_policy
+    save_resource(session, account, KIND, name, stored, content_key_policy=key_policy)
 
 
 def delete(session: Session, account: AccountRef, name: str) -> None:
@@ -167,7 +159,7 @@ def to_arm(account: AccountRef, session: Session, name: str) -> dict[str, Any]:
     row = None if canonical in PREDEFINED else get_resource(session, account, KIND, canonical)
     created = row.created_at if row is not None else _EPOCH
     modified = row.modified_at if row is not None else _EPOCH
-    body = dict(props)
+    body = props.to_json()
     body["created"] = iso(created)
     return envelope(
         arm_id=f"{account.arm_id}/streamingPolicies/{canonical}",
