@@ -1,6 +1,7 @@
 #!/usr/bin/env bash
 # Install what the real-player tests (tests/test_players.py) need; safe to run again.
 #
+#   - espeak-ng (speech synthesis for the indexing bench and fixture), through apt.
 #   - Debian's Chromium (/usr/bin/chromium, with its H.264/AAC-capable ffmpeg) and fonts,
 #     through apt. The tests launch this browser; nothing ever downloads one
 #     (never `playwright install`).
@@ -65,6 +66,15 @@ if [ -x /usr/bin/chromium ] && dpkg -s fonts-liberation >/dev/null 2>&1; then
 else
   log "installing chromium and fonts (apt)"
   apt_install chromium fonts-liberation fonts-dejavu-core
+fi
+
+# 1b. espeak-ng: bench/index.py synthesises speech with it (and
+#     scripts/make-speech-fixture.sh, which regenerates tests/fixtures/speech.mp4).
+if command -v espeak-ng >/dev/null 2>&1; then
+  log "espeak-ng present"
+else
+  log "installing espeak-ng (apt)"
+  apt_install espeak-ng
 fi
 
 # 2. The player libraries.
