@@ -25,6 +25,7 @@ from tests.indexing_support import (
     make_silence,
     normalise_text,
     read_with_ffmpeg,
+    run_ffmpeg,
 )
 
 FIXTURE = FIXTURES / "speech.mp4"
@@ -162,3 +163,24 @@ def test_missing_model_is_a_clear_error_not_a_download(tmp_path: Path) -> None:
     engine = WhisperEngine("openvod-test/no-such-whisper-model")
     with pytest.raises(SpeechModelError, match="never downloaded"):
         _ = engine.languages
+
+
+def test_short_windows_neither_lose_nor_repeat_words(engine: WhisperEngine,
+                                                     tmp_path: Path) -> None:
+    # 8-s windows cut the 21-s fixture three times, in the pauses between sentences.
+    result = index_media(FIXTURE, tmp_path, engine, "en-US", window_seconds=8)
+    reference = normalise_text(" ".join(s["text"] for s in KNOWN["sentences"]))
+    hypothesis = normalise_text(" ".join(s.text for s in result.segments))
+    assert jiwer.wer(reference, hypothesis) <= MAX_WER, hypothesis
+    starts = [w.start_seconds for s in result.segments for w in s.words]
+    assert starts == sorted(starts)
+
+
+def test_engine_transcribes_a_wav_path(engine: WhisperEngine, tmp_path: Path) -> None:
+    wav = tmp_path / "speech.wav"
+    run_ffmpeg("-i", str(FIXTURE), "-vn", "-ac", "1", "-ar", "16000", "-c:a", "pcm_s16le",
+               str(wav))
+    segments = engine.transcribe(wav, "en")
+    text = normalise_text(" ".join(s.text for s in segments))
+    assert "weather is sunny" in text
+    assert all(w.start_seconds <= w.end_seconds for s in segments for w in s.words)
