@@ -7,11 +7,10 @@ from collections.abc import Collection
 from dataclasses import dataclass
 
 from openvod.errors import UnsupportedLanguageError
+from openvod.indexing.speech import MODEL_SETTING
 
 DEFAULT_LANGUAGE = "en-US"
 """What AMS assumes when a preset gives no ``audioLanguage`` (or asks for auto-detection)."""
-
-MODEL_SETTING = "OPENVOD_SPEECH_MODEL"
 
 # BCP 47 primary subtags whose Whisper code differs.
 _WHISPER_ALIASES = {"nb": "no", "iw": "he", "fil": "tl", "jv": "jw", "in": "id"}

@@ -27,7 +27,7 @@ from openvod.errors import SpeechModelError
 
 SAMPLE_RATE = 16_000
 DEFAULT_MODEL = "tiny.en (bundled)"
-MODEL_SETTING = "OPENVOD_SPEECH_MODEL"
+MODEL_SETTING = "OPENVOD_SPEECH_MODEL"  # Settings.speech_model, named in error messages
 
 AudioInput = np.ndarray | Path
 """16 kHz mono float32 samples in [-1, 1], or the path of a WAV file."""
