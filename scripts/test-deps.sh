@@ -69,12 +69,12 @@ else
 fi
 
 # 1b. espeak-ng: bench/index.py synthesises speech with it (and
-#     scripts/make-speech-fixture.sh, which regenerates tests/fixtures/speech.mp4).
-if command -v espeak-ng >/dev/null 2>&1; then
-  log "espeak-ng present"
+#     scripts/make-speech-fixture.sh, which regenerates tests/fixtures/speech.mp4, with bc).
+if command -v espeak-ng >/dev/null 2>&1 && command -v bc >/dev/null 2>&1; then
+  log "espeak-ng and bc present"
 else
-  log "installing espeak-ng (apt)"
-  apt_install espeak-ng
+  log "installing espeak-ng and bc (apt)"
+  apt_install espeak-ng bc
 fi
 
 # 2. The player libraries.
