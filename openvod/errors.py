@@ -13,7 +13,10 @@ not know openvod can still catch it sensibly (as PyAV does)::
     ├── NotFoundError (LookupError)           -> 404 ResourceNotFound
     ├── ConflictError                         -> 409 Conflict
     ├── MediaError (ValueError)               -> malformed or unsupported media
-    │   └── EncodeError                       -> a job output that failed
+    │   ├── EncodeError                       -> a job output that failed
+    │   └── NoAudioError                      -> indexing an input without an audio track
+    ├── UnsupportedLanguageError (ValueError) -> the speech model cannot transcribe the language
+    ├── SpeechModelError (RuntimeError)       -> the speech model cannot be found or loaded
     ├── JobCanceledError                      -> the job was canceled while running
     └── StorageError (OSError)                -> the blob store failed
 """
@@ -106,3 +109,21 @@ class StorageError(OpenvodError, OSError):
     """The blob store failed to read or write."""
 
     code = "StorageError"
+
+
+class NoAudioError(MediaError):
+    """Indexing was asked of an input that has no audio track."""
+
+    code = "ContentUnsupported"
+
+
+class UnsupportedLanguageError(OpenvodError, ValueError):
+    """The configured speech model cannot transcribe the requested language."""
+
+    code = "ConfigurationUnsupported"
+
+
+class SpeechModelError(OpenvodError, RuntimeError):
+    """The speech-to-text model cannot be found or loaded (never downloaded at run time)."""
+
+    code = "ConfigurationUnsupported"

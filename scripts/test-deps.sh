@@ -1,6 +1,7 @@
 #!/usr/bin/env bash
 # Install what the real-player tests (tests/test_players.py) need; safe to run again.
 #
+#   - espeak-ng (speech synthesis for the indexing bench and fixture), through apt.
 #   - Debian's Chromium (/usr/bin/chromium, with its H.264/AAC-capable ffmpeg) and fonts,
 #     through apt. The tests launch this browser; nothing ever downloads one
 #     (never `playwright install`).
@@ -74,6 +75,15 @@ if command -v wrk >/dev/null 2>&1; then
 else
   log "installing wrk (apt)"
   apt_install wrk
+fi
+
+# 1c. espeak-ng: bench/index.py synthesises speech with it (and
+#     scripts/make-speech-fixture.sh, which regenerates tests/fixtures/speech.mp4, with bc).
+if command -v espeak-ng >/dev/null 2>&1 && command -v bc >/dev/null 2>&1; then
+  log "espeak-ng and bc present"
+else
+  log "installing espeak-ng and bc (apt)"
+  apt_install espeak-ng bc
 fi
 
 # 2. The player libraries.
