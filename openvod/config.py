@@ -143,6 +143,13 @@ class Settings(BaseSettings):
         "exits.",
     )
     sas_max_hours: int = Field(default=24, description="Longest expiry listContainerSas grants.")
+    master_key: str | None = Field(
+        default=None,
+        description="Base64 of the 32-byte master key that wraps secrets at rest (asset "
+        "storage keys, content keys, policy secrets). Default: made once in the data folder "
+        "as keys/master.key (mode 0600). Keep a copy: without it nothing wrapped can be read.",
+        repr=False,
+    )
     speech_model: str | None = Field(
         default=None,
         description="faster-whisper model for indexing: a folder holding a CTranslate2 Whisper "

@@ -14,6 +14,7 @@ from sqlalchemy.orm import Session, sessionmaker
 
 from openvod.config import Settings
 from openvod.db.engine import create_db_engine, migrate, session_factory
+from openvod.keys.master import MasterKey, load_master_key
 from openvod.storage.limits import StoreLimits
 from openvod.storage.local import LocalBlobStore
 from openvod.storage.store import BlobStore
@@ -28,6 +29,7 @@ class Context:
     sessions: sessionmaker[Session]
     store: BlobStore
     storage_key: bytes
+    master_key: MasterKey
 
     @contextmanager
     def session(self) -> Iterator[Session]:
@@ -75,4 +77,5 @@ def open_context(settings: Settings, *, run_migrations: bool = True) -> Context:
         sessions=session_factory(engine),
         store=store,
         storage_key=key,
+        master_key=load_master_key(data_dir / "keys" / "master.key", settings.master_key),
     )

@@ -17,6 +17,7 @@ not know openvod can still catch it sensibly (as PyAV does)::
     │   └── NoAudioError                      -> indexing an input without an audio track
     ├── UnsupportedLanguageError (ValueError) -> the speech model cannot transcribe the language
     ├── SpeechModelError (RuntimeError)       -> the speech model cannot be found or loaded
+    ├── ConfigurationError (ValueError)       -> a setting that cannot be used (e.g. master key)
     ├── JobCanceledError                      -> the job was canceled while running
     └── StorageError (OSError)                -> the blob store failed
 """
@@ -127,3 +128,9 @@ class SpeechModelError(OpenvodError, RuntimeError):
     """The speech-to-text model cannot be found or loaded (never downloaded at run time)."""
 
     code = "ConfigurationUnsupported"
+
+
+class ConfigurationError(OpenvodError, ValueError):
+    """A setting that cannot be used as given (e.g. a master key of the wrong size)."""
+
+    code = "ConfigurationInvalid"

@@ -1,0 +1,1 @@
+"""Keys at rest: the master key that wraps every secret openvod stores."""
