@@ -76,7 +76,7 @@ def make_two_language_mp4(path: Path) -> Path:
         "-map", "0:v", "-map", "1:a", "-map", "2:a",
         "-c:v", "libx264", "-preset", "ultrafast", "-pix_fmt", "yuv420p",
         "-force_key_frames", "expr:gte(t,n_forced*2)", "-sc_threshold", "0",
-        "-c:a", "aac", "-b:a", "64k",
+        "-c:a", "aac", "-b:a", "64k", "-ac", "2",
         "-metadata:s:a:0", "language=eng", "-metadata:s:a:1", "language=fra",
         str(path),
     ]  # fmt: skip
@@ -137,7 +137,7 @@ def assert_tone(source: str, language: str) -> None:
 
 EXPECTED = {  # asset -> [(LANGUAGE, NAME, tone)]
     "ams": [("en", "English", "eng"), ("fr", "French", "fra")],
-    "derived": [("eng", "aac_eng_1_", "eng"), ("fra", "aac_fra_1_", "fra")],
+    "derived": [("eng", "aac_eng_2_", "eng"), ("fra", "aac_fra_2_", "fra")],
 }
 
 
