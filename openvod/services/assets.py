@@ -69,7 +69,7 @@ def create_or_update(
             f"The storage account '{storage}' is not attached; this server's storage account is "
             f"'{storage_account_name}'."
         )
-    encryption = props.storage_encryption_format or "None"
+    encryption: str = props.storage_encryption_format or "None"
     if storage_encryption == "always":
         encryption = ENCRYPTED_FORMAT
     asset_id = str(uuid.uuid4())
