@@ -24,7 +24,7 @@ import io
 from collections.abc import Callable, Iterable
 from dataclasses import replace
 from pathlib import Path
-from typing import Any, BinaryIO, TypeVar
+from typing import Any, BinaryIO, TypeVar, cast
 
 from openvod.storage import cipher
 from openvod.storage.store import BlobInfo, BlobStore, BlobWriter, check_md5, iter_chunks
@@ -262,9 +262,10 @@ class SealedStore:
         key = self.container_key(container)
         if key is None:
             return self.raw.read_range(container, name, offset, length)
-        with self.open_read(container, name) as fh:
-            fh.seek(offset)
-            return fh.read(length)
+        with self.raw.open_read(container, name) as fh:
+            nonce = cipher.parse_header(fh.read(cipher.HEADER_BYTES))
+            fh.seek(cipher.HEADER_BYTES + offset)
+            return cipher.crypt_at(key, nonce, offset, fh.read(length))
 
     def open_read(self, container: str, name: str) -> BinaryIO:
         """The blob's plaintext, readable and seekable."""
@@ -277,7 +278,7 @@ class SealedStore:
         except BaseException:
             handle.close()
             raise
-        return io.BufferedReader(reader, _COPY_BYTES)  # type: ignore[return-value]
+        return cast(BinaryIO, reader)  # reads return all that is asked, up to the end
 
     def list_blobs(self, container: str, prefix: str = "") -> list[BlobInfo]:
         """Committed blobs (plaintext sizes), without block lists being assembled."""
