@@ -41,8 +41,14 @@ from azure.storage.blob import ContainerClient
 from cryptography.hazmat.primitives.ciphers import Cipher, algorithms, modes
 
 from openvod.clock import utcnow
+from openvod.config import Settings
+from openvod.context import open_context
 from openvod.encoding.tools import ffprobe
-from openvod.services import tokens
+from openvod.errors import InvalidRequestError
+from openvod.resources.accounts import MediaService as AccountBody
+from openvod.resources.assets import Asset as AssetBody
+from openvod.services import accounts, assets, storage_encryption, tokens
+from openvod.services.repository import account_ref, find_account
 from tests.conftest import ACCOUNT, RESOURCE_GROUP, ServerHandle, make_clip, start_server
 from tests.origin_support import api, count_frames
 from tests.test_api_sdk import sdk_client
@@ -313,3 +319,42 @@ def test_always_setting_encrypts_every_new_asset(
         assert decrypt(stored, key, ivs["text.bin"]) == payload
     finally:
         server.server.stop()
+
+
+def test_data_folder_from_before_storage_encryption(tmp_path: Path) -> None:
+    """Asset rows as the code before this feature wrote them (no key in ``extra``) need no
+    migration: they stay clear, keep their zero-copy file path, and have no key; new
+    encrypted assets live beside them; the master key file is 0600."""
+    settings = Settings(data_dir=tmp_path)
+    ctx = open_context(settings)
+    with ctx.session() as s:
+        accounts.create_or_update(s, "sub", RG, ACC, AccountBody.model_validate(
+            {"location": "local"}), storage_account_name="openvod")
+        account = account_ref(find_account(s, "sub", RG, ACC))
+        row, _ = assets.create_or_update(s, account, "old", AssetBody(),
+                                         storage_account_name="openvod")
+        container = row.properties["container"]
+        assert row.extra == {}
+    ctx.store.raw.create_container(container)  # type: ignore[attr-defined]
+    ctx.store.raw.put_blob(container, "a.bin", b"clear bytes" * 100)  # type: ignore[attr-defined]
+    ctx.engine.dispose()
+
+    ctx = open_context(settings)
+    assert ctx.store.read_range(container, "a.bin", 0, 11) == b"clear bytes"
+    assert ctx.store.local_path(container, "a.bin") is not None
+    with ctx.session() as s:
+        account = account_ref(find_account(s, "sub", RG, ACC))
+        with pytest.raises(InvalidRequestError):
+            storage_encryption.encryption_key_data(s, account, "old", ctx.master_key,
+                                                   ctx.store.raw)  # type: ignore[attr-defined]
+        new, _ = assets.create_or_update(
+            s, account, "new", AssetBody.model_validate(
+                {"properties": {"storageEncryptionFormat": ENC}}),
+            storage_account_name="openvod", master_key=ctx.master_key)
+        new_container = new.properties["container"]
+    ctx.store.create_container(new_container)
+    ctx.store.put_blob(new_container, "b.bin", b"secret bytes" * 100)
+    assert ctx.store.read_range(new_container, "b.bin", 5, 12) == (b"secret bytes" * 2)[5:17]
+    assert ctx.store.local_path(new_container, "b.bin") is None
+    assert (tmp_path / "keys" / "master.key").stat().st_mode & 0o777 == 0o600
+    ctx.engine.dispose()
