@@ -21,6 +21,7 @@ from __future__ import annotations
 
 import hashlib
 import io
+import os
 from collections.abc import Callable, Iterable
 from dataclasses import replace
 from pathlib import Path
@@ -287,12 +288,54 @@ class SealedStore:
             return infos
         return [_plain_info(i) for i in infos if not i.name.startswith(STAGING_PREFIX)]
 
+    def open_plain(self, container: str, name: str) -> PlainFile | None:
+        """An encrypted blob's local file for plaintext range reads; None when the blob is
+        clear or the underlying store has no local files."""
+        key = self.container_key(container)
+        if key is None:
+            return None
+        path = self.raw.local_path(container, name)
+        return PlainFile(path, key) if path is not None else None
+
     def local_path(self, container: str, name: str) -> Path | None:
         """The file of a clear blob; None for an encrypted one (its file is ciphertext)."""
         if self.container_key(container) is None:
             return self.raw.local_path(container, name)
         self.raw.get_info(container, name)  # NotFoundError as the protocol says
         return None
+
+
+class PlainFile:
+    """An encrypted local file open for positional plaintext reads (thread-safe: ``pread``).
+
+    The header is read once; each :meth:`read` is one ``pread`` and a decryption.
+    """
+
+    def __init__(self, path: Path, key: bytes) -> None:
+        self._fd: int | None = os.open(path, os.O_RDONLY)
+        try:
+            self.nonce = cipher.parse_header(os.pread(self._fd, cipher.HEADER_BYTES, 0))
+            self.size_bytes = os.fstat(self._fd).st_size - cipher.HEADER_BYTES
+        except BaseException:
+            self.close()
+            raise
+        self._key = key
+
+    def read(self, offset: int, size: int) -> bytes:
+        """Up to ``size`` plaintext bytes at ``offset``."""
+        if self._fd is None:
+            raise ValueError("the file is closed")
+        data = os.pread(self._fd, size, cipher.HEADER_BYTES + offset)
+        return cipher.crypt_at(self._key, self.nonce, offset, data)
+
+    def close(self) -> None:
+        """Close the descriptor (idempotent)."""
+        fd, self._fd = self._fd, None
+        if fd is not None:
+            os.close(fd)
+
+    def __del__(self) -> None:
+        self.close()
 
 
 class _InfoWriter(BlobWriter[BlobInfo]):
