@@ -9,7 +9,9 @@ an encrypted output asset that the origin streams and serves for download in cle
 
 from __future__ import annotations
 
+import base64
 import hashlib
+import logging
 import os
 import subprocess
 import time
@@ -229,6 +231,8 @@ def test_encoder_writes_encrypted_and_clear_outputs(
     ams: AzureMediaServices, sqlite_server: ServerHandle, encoded: tuple[str, str]
 ) -> None:
     enc, clear = encoded
+    work = sqlite_server.ctx.settings.resolved_data_dir / "work"
+    assert not [p for p in work.iterdir() if p.is_dir()]  # decrypted input removed with the job
     enc_names = sorted(b.name for b in sas(ams, enc, "Read").list_blobs())
     assert "clip_SD.mp4" in enc_names and "clip.ism" in enc_names, enc_names
     assert sorted(b.name for b in sas(ams, clear, "Read").list_blobs()) == enc_names
@@ -278,8 +282,10 @@ def test_hls_and_dash_of_encrypted_asset_decode(published: str, tmp_path: Path) 
 
 
 def test_progressive_download_is_the_clear_mp4(
-    published: str, sqlite_server: ServerHandle, encoded: tuple[str, str], tmp_path: Path
+    published: str, sqlite_server: ServerHandle, encoded: tuple[str, str], tmp_path: Path,
+    caplog: pytest.LogCaptureFixture,
 ) -> None:
+    caplog.set_level(logging.DEBUG)
     ams = sdk_client(sqlite_server)
     clear_bytes = decrypted_output(ams, sqlite_server, encoded[0], "clip_SD.mp4")
     response = httpx.get(f"{published}/clip_SD.mp4", timeout=30)
@@ -299,6 +305,11 @@ def test_progressive_download_is_the_clear_mp4(
         stop = len(clear_bytes) if end is None else end + 1
         assert part.content == clear_bytes[start:stop], spec
         assert part.headers["content-range"] == f"bytes {start}-{stop - 1}/{len(clear_bytes)}"
+    key, _ = key_data(ams, encoded[0])
+    logged = caplog.text + "".join(str(r.args) for r in caplog.records)
+    assert caplog.records  # the server did log (requests, jobs)...
+    for form in (base64.b64encode(key).decode(), key.hex(), repr(key)):
+        assert form not in logged  # ...but never the key
 
 
 def test_always_setting_encrypts_every_new_asset(
