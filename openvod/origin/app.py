@@ -300,7 +300,11 @@ class OriginApp:
             body = built.body
             etag = strong_etag(*key)
             cache = self.responses.enabled
-            if isinstance(body, RangedBody) and (not cache or (zero_copy and body.few_runs)):
+            # A plan is sent from its local file; storage-encrypted sources are not local
+            # (each send would decrypt again), so the cache keeps them built.
+            if isinstance(body, RangedBody) and (
+                not cache or (zero_copy and body.few_runs and body.source.is_local)
+            ):
                 entry = CachedResponse(body, built.content_type, etag)
                 self.plans.put(key, entry)
             else:
