@@ -19,6 +19,7 @@ from collections.abc import Sequence
 from fractions import Fraction
 from pathlib import Path
 
+from openvod.encoding.gop import gop_frame_count, key_frame_rule
 from openvod.encoding.plan import (
     AudioEncode,
     EncodePlan,
@@ -27,8 +28,9 @@ from openvod.encoding.plan import (
     StreamCopy,
     VideoEncode,
 )
-from openvod.encoding.presets import H264Layer
+from openvod.encoding.presets import DDAudio, H264Layer, H265Video
 from openvod.encoding.source import InputFile, Segment
+from openvod.encoding.x265 import x265_options
 
 X264_PRESETS = {"Speed": "veryfast", "Balanced": "medium", "Quality": "slow"}
 CHANNEL_LAYOUTS = {
@@ -287,12 +289,14 @@ def media_output_options(media: MediaFile, plan: EncodePlan, branch: _BranchCoun
     """Maps, codecs and muxer options of one MP4/TS file (video first: track 1)."""
     options: list[str] = []
     if isinstance(media.video, VideoEncode):
-        options += ["-map", f"[v{branch.next_video()}]", *x264_options(media.video)]
+        encoder = x265_options if isinstance(media.video.codec, H265Video) else x264_options
+        options += ["-map", f"[v{branch.next_video()}]", *encoder(media.video)]
     elif isinstance(media.video, StreamCopy):
         options += ["-map", f"0:{media.video.stream_index}", "-c:v", "copy"]  # as in the source
     for j, audio in enumerate(media.audios):
         if isinstance(audio, AudioEncode):
-            options += ["-map", f"[a{branch.next_audio()}]", *aac_options(audio, j)]
+            encode_audio = ac3_options if isinstance(audio.codec, DDAudio) else aac_options
+            options += ["-map", f"[a{branch.next_audio()}]", *encode_audio(audio, j)]
         else:
             options += ["-map", f"0:{audio.stream_index}", f"-c:a:{j}", "copy"]
         if plan.source.audio_language:
@@ -312,15 +316,14 @@ def media_output_options(media: MediaFile, plan: EncodePlan, branch: _BranchCoun
 def x264_options(video: VideoEncode) -> list[str]:
     """Encoder options of one H.264 rendition."""
     layer, codec = video.layer, video.codec
-    interval = codec.key_frame_interval_seconds
-    gop_frames = max(1, math.ceil(interval * float(video.frame_rate)))
+    gop_frames = gop_frame_count(codec, video.frame_rate)
     params = ["open-gop=0"]  # closed GOPs: every segment decodes on its own
     options = [
         "-c:v", "libx264",
         "-preset:v", X264_PRESETS[codec.complexity],  # AMS complexity → x264 speed/quality
         # Keyframes on the clock, not on frame counts, so every rendition (even at another
         # frame rate) has them at the same timestamps; the origin cuts segments there.
-        "-force_key_frames", f"expr:gte(t,n_forced*{_seconds(interval)})",
+        "-force_key_frames", key_frame_rule(codec, video.frame_rate),
         "-forced-idr", "1",  # forced keyframes are IDR frames (a clean switch point)
         "-g", str(gop_frames),  # x264's own maximum GOP, never shorter than the forced one
         "-keyint_min", str(gop_frames),  # no extra keyframes in between
@@ -328,12 +331,13 @@ def x264_options(video: VideoEncode) -> list[str]:
     ]  # fmt: skip
     if not codec.scene_change_detection:
         options += ["-sc_threshold", "0"]  # scene-cut keyframes would differ between renditions
-    options += _rate_control(video, params)
+    options += rate_control(video, params)
     options += _h264_tools(layer, params)
     return [*options, "-x264-params", ":".join(params)]
 
 
-def _rate_control(video: VideoEncode, params: list[str]) -> list[str]:
+def rate_control(video: VideoEncode, params: list[str]) -> list[str]:
+    """Bitrate options of a rendition (``params`` gets encoder-private additions)."""
     layer, mode = video.layer, video.codec.rate_control_mode
     bitrate = layer.bitrate_bps
     peak = layer.max_bitrate_bps or bitrate
@@ -367,6 +371,14 @@ def _h264_tools(layer: H264Layer, params: list[str]) -> list[str]:
     if layer.entropy_mode == "Cavlc":
         params.append("cabac=0")
     return options
+
+
+def ac3_options(audio: AudioEncode, index: int) -> list[str]:
+    """Dolby Digital (AC-3) options of audio stream ``index`` (DDAudio)."""
+    return [
+        f"-c:a:{index}", "ac3",  # ffmpeg's native AC-3 encoder; MP4 sample entry 'ac-3' + dac3
+        f"-b:a:{index}", str(audio.codec.bitrate_bps),
+    ]  # fmt: skip
 
 
 def aac_options(audio: AudioEncode, index: int) -> list[str]:

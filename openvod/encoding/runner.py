@@ -26,7 +26,13 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from openvod.encoding.builtin import expand_builtin
+from openvod.encoding.analysis import measure_bits_per_pixel, source_keyframe_times
+from openvod.encoding.builtin import (
+    SourceAnalysis,
+    expand_builtin,
+    needs_complexity,
+    needs_key_frames,
+)
 from openvod.encoding.command import build_command
 from openvod.encoding.manifest import build_server_manifest
 from openvod.encoding.plan import EncodePlan, build_plan
@@ -174,7 +180,7 @@ def encode(
     infos = [_probe_input(item.path) for item in inputs]
     filters = parsed.filters if isinstance(parsed, StandardPreset) else Filters()
     source = describe_source(inputs, infos, filters)
-    plan = build_plan(_standard(parsed, source), source, basename, infos[0].name)
+    plan = build_plan(_standard(parsed, source, inputs), source, basename, infos[0].name)
     tracker = ProgressTracker(source.duration_seconds, on_progress)
     output_dir.mkdir(parents=True, exist_ok=True)
     with tempfile.TemporaryDirectory(prefix="openvod-encode-", dir=work_dir) as temp:
@@ -201,7 +207,9 @@ def _probe_input(path: Path) -> MediaInfo:
         raise EncodeError(exc.message, code=MALFORMED) from exc
 
 
-def _standard(parsed: BuiltInPreset | StandardPreset, source: SourceSpec) -> StandardPreset:
+def _standard(
+    parsed: BuiltInPreset | StandardPreset, source: SourceSpec, inputs: Sequence[InputFile]
+) -> StandardPreset:
     if isinstance(parsed, StandardPreset):
         return parsed
     return expand_builtin(
@@ -210,7 +218,30 @@ def _standard(parsed: BuiltInPreset | StandardPreset, source: SourceSpec) -> Sta
         height=source.height,
         frame_rate=source.frame_rate,
         video_bitrate_bps=source.video_bitrate_bps,
+        analysis=_analyse(parsed.name, source, inputs),
     )
+
+
+def _analyse(name: str, source: SourceSpec, inputs: Sequence[InputFile]) -> SourceAnalysis:
+    """The measurements the built-in ``name`` needs (none for most), of the first input."""
+    if not source.has_video:
+        return SourceAnalysis()
+    first = inputs[0]
+    bits = None
+    if needs_complexity(name):
+        bits = measure_bits_per_pixel(
+            first.path,
+            start_seconds=first.start_seconds or 0.0,
+            duration_seconds=source.segments[0].duration_seconds
+            if source.segments
+            else source.duration_seconds,
+            frame_rate=float(source.frame_rate),
+        )
+        log.info("%s: the source needs %.4f bits/pixel at CRF 23", name, bits)
+    times = None
+    if needs_key_frames(name) and source.video_stream_index is not None:
+        times = source_keyframe_times(first.path, source.video_stream_index)
+    return SourceAnalysis(bits, times)
 
 
 def _input_name(infos: Sequence[MediaInfo]) -> str:
