@@ -193,7 +193,10 @@ def job_body(**props: Any) -> dict[str, Any]:
     ({"input": {"@odata.type": NS + "JobInputHttp", "baseUri": 5}},
      "'properties.input.baseUri'"),
     ({"input": {"@odata.type": NS + "JobInputSequence", "inputs": []}},
-     "'properties.input.@odata.type' #Microsoft.Media.JobInputSequence is not supported"),
+     "'properties.input.inputs' list should have at least 1 item"),
+    ({"input": {"@odata.type": NS + "JobInputSequence", "inputs": [
+        {"@odata.type": NS + "JobInputSequence", "inputs": []}]}},
+     "'properties.input.inputs[0].@odata.type' may not nest a JobInputSequence"),
     ({"input": {"@odata.type": NS + "JobInputClip", "files": ["a.mp4"]}},
      "'properties.input.@odata.type' #Microsoft.Media.JobInputClip is abstract"),
     ({"input": {"@odata.type": NS + "JobInputs", "inputs": [

@@ -39,7 +39,8 @@ def _clip(value: dict[str, Any] | None) -> float | None:
 
 
 def _flatten(spec: dict[str, Any]) -> list[dict[str, Any]]:
-    if spec.get("@odata.type") == job_rules.INPUTS:
+    # JobInputs and JobInputSequence both stitch their clips in order (one source).
+    if spec.get("@odata.type") in (job_rules.INPUTS, job_rules.SEQUENCE):
         return [item for inner in spec["inputs"] for item in _flatten(inner)]
     return [spec]
 
