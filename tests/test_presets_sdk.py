@@ -21,8 +21,10 @@ import httpx
 import pytest
 from azure.mgmt.media import AzureMediaServices
 from azure.mgmt.media.models import (
+    AacAudio,
     AbsoluteClipTime,
     Asset,
+    AudioOverlay,
     BuiltInStandardEncoderPreset,
     DDAudio,
     Filters,
@@ -32,6 +34,7 @@ from azure.mgmt.media.models import (
     H265Video,
     Job,
     JobInputAsset,
+    JobInputs,
     JobInputSequence,
     JobOutputAsset,
     MediaService,
@@ -42,6 +45,7 @@ from azure.mgmt.media.models import (
     StreamingLocator,
     Transform,
     TransformOutput,
+    VideoOverlay,
 )
 from azure.storage.blob import ContainerClient
 
@@ -363,3 +367,73 @@ def test_crop_and_rotation_show_in_the_frames(ams: AzureMediaServices, tmp_path:
         (out,) = [p for n, p in download(ams, asset, folder).items() if n.endswith("mp4")]
         video = video_of(out)
         assert (video["width"], video["height"]) == size, asset
+
+
+def pixel(path: Path, at_seconds: float, x: int, y: int) -> tuple[int, ...]:
+    """The RGB value of one decoded pixel at a time."""
+    out = subprocess.run(
+        [str(ffmpeg()), "-v", "error", "-ss", str(at_seconds), "-i", str(path), "-frames:v", "1",
+         "-vf", f"format=rgb24,crop=1:1:{x}:{y}", "-f", "rawvideo", "-pix_fmt", "rgb24", "-"],
+        check=True, capture_output=True, timeout=60).stdout  # fmt: skip
+    return tuple(out[:3])
+
+
+def mean_volume_db(path: Path, start: float, seconds: float) -> float:
+    err = subprocess.run(
+        [str(ffmpeg()), "-v", "info", "-ss", str(start), "-t", str(seconds), "-i", str(path),
+         "-vn", "-af", "volumedetect", "-f", "null", "-"],
+        check=True, capture_output=True, text=True, timeout=60).stderr  # fmt: skip
+    line = next(x for x in err.splitlines() if "mean_volume" in x)
+    return float(line.split("mean_volume:")[1].split("dB")[0])
+
+
+@pytest.fixture(scope="module")
+def overlay_inputs(ams: AzureMediaServices, tmp_path_factory: pytest.TempPathFactory) -> None:
+    """A black, silent 3-s main input, a red JPEG logo and a 1 kHz tone, as assets."""
+    folder = tmp_path_factory.mktemp("overlay-media")
+    tool = str(ffmpeg())
+    made = {
+        "black.mp4": ["-f", "lavfi", "-i", "color=c=black:size=320x240:rate=25:duration=3",
+                      "-f", "lavfi", "-i", "anullsrc=r=48000:cl=stereo", "-t", "3",
+                      "-c:v", "libx264", "-pix_fmt", "yuv420p", "-c:a", "aac"],
+        "logo.jpg": ["-f", "lavfi", "-i", "color=c=red:size=64x64", "-frames:v", "1"],
+        "tone.m4a": ["-f", "lavfi", "-i", "sine=frequency=1000:sample_rate=48000:duration=3",
+                     "-c:a", "aac"],
+    }  # fmt: skip
+    for name, args in made.items():
+        subprocess.run([tool, "-v", "error", "-y", *args, str(folder / name)], check=True)
+        asset = "src-" + name.split(".")[0]
+        ams.assets.create_or_update(RG, ACC, asset, Asset())
+        container = ContainerClient.from_container_url(sas_url(ams, asset, "ReadWrite"))
+        with (folder / name).open("rb") as fh:
+            container.upload_blob(name, fh)
+
+
+def test_image_and_audio_overlays(ams: AzureMediaServices, overlay_inputs: None,
+                                  tmp_path: Path) -> None:
+    preset = StandardEncoderPreset(
+        codecs=[H264Video(layers=[H264Layer(bitrate=300_000)], complexity="Speed"),
+                AacAudio(bitrate=128_000)],
+        formats=[Mp4Format(filename_pattern="{Basename}{Extension}")],
+        filters=Filters(overlays=[
+            VideoOverlay(input_label="logo", start="PT1S", end="PT2S",
+                         position=Rectangle(left="20", top="20", width="100", height="100"),
+                         opacity=1.0),
+            AudioOverlay(input_label="tone", start="PT1S", end="PT2S", audio_gain_level=0.5),
+        ]),
+    )
+    inputs = JobInputs(inputs=[
+        JobInputAsset(asset_name="src-black"),
+        JobInputAsset(asset_name="src-logo", label="logo"),
+        JobInputAsset(asset_name="src-tone", label="tone"),
+    ])
+    run(ams, preset, inputs, "out-overlay")
+    (out,) = [p for n, p in download(ams, "out-overlay", tmp_path).items() if n.endswith("mp4")]
+    assert abs(float(video_of(out)["duration"]) - 3.0) < 0.05  # the main input's length
+    red = pixel(out, 1.5, 70, 70)
+    assert red[0] > 180 and red[1] < 80 and red[2] < 80, red  # inside the scaled logo
+    assert max(pixel(out, 1.5, 150, 150)) < 40  # outside it: still black
+    assert max(pixel(out, 0.5, 70, 70)) < 40  # before start: no logo
+    assert max(pixel(out, 2.5, 70, 70)) < 40  # after end: gone
+    assert -36 < mean_volume_db(out, 1.2, 0.6) < -27  # the tone (sine: -24 dB) at gain 0.5
+    assert mean_volume_db(out, 0.1, 0.6) < -60  # silence before it

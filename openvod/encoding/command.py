@@ -15,11 +15,17 @@ keyframes), constant frame rate equal to the source, square pixels, 4:2:0,
 from __future__ import annotations
 
 import math
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from fractions import Fraction
 from pathlib import Path
 
 from openvod.encoding.gop import gop_frame_count, key_frame_rule
+from openvod.encoding.overlays import (
+    OverlaySource,
+    compose_audio,
+    compose_video,
+    overlay_input_options,
+)
 from openvod.encoding.plan import (
     AudioEncode,
     EncodePlan,
@@ -55,12 +61,19 @@ def build_command(
     inputs: Sequence[InputFile],
     output_dir: Path,
     image_dir: Path,
+    overlays: Mapping[str, OverlaySource] | None = None,
 ) -> list[str]:
-    """The full argv: global options, inputs, filtergraph, then one output per file/image job."""
+    """The full argv: global options, inputs, filtergraph, then one output per file/image job.
+
+    ``overlays`` maps job input labels to the extra inputs the preset's overlays read
+    (numbered after ``inputs``).
+    """
     argv = [str(ffmpeg), *global_options()]
     for item in inputs:
         argv += input_options(item, plan)
-    graph = filtergraph(plan)
+    for source in sorted((overlays or {}).values(), key=lambda o: o.index):
+        argv += overlay_input_options(source)
+    graph = filtergraph(plan, overlays)
     if graph:
         argv += ["-filter_complex", graph]  # one decode feeds every rendition
     branch = _BranchCounter()
@@ -98,29 +111,28 @@ def input_options(item: InputFile, plan: EncodePlan) -> list[str]:
     return [*options, "-i", str(item.path)]
 
 
-def filtergraph(plan: EncodePlan) -> str:
+def filtergraph(plan: EncodePlan, overlays: Mapping[str, OverlaySource] | None = None) -> str:
     """The -filter_complex text: source chains, split per rendition, per-branch scaling."""
     chains: list[str] = []
     video_branches = [f.video for f in plan.files if isinstance(f.video, VideoEncode)]
     audio_branches = [a for f in plan.files for a in f.audios if isinstance(a, AudioEncode)]
     n_video = len(video_branches) + len(plan.images)
+    overlays = overlays or {}
     if n_video:
-        chains.append(
-            _video_source(plan) + f"split={n_video}" + "".join(f"[vs{i}]" for i in range(n_video))
-        )
+        outs = "".join(f"[vs{i}]" for i in range(n_video))
+        chains.append(_video_source(plan, overlays) + f"split={n_video}" + outs)
         chains += [_video_branch(v, i) for i, v in enumerate(video_branches)]
         start = len(video_branches)
         chains += [_image_branch(job, start + i, i, plan) for i, job in enumerate(plan.images)]
     if audio_branches:
         n_audio = len(audio_branches)
-        chains.append(
-            _audio_source(plan) + f"asplit={n_audio}" + "".join(f"[as{i}]" for i in range(n_audio))
-        )
+        outs = "".join(f"[as{i}]" for i in range(n_audio))
+        chains.append(_audio_source(plan, overlays) + f"asplit={n_audio}" + outs)
         chains += [_audio_branch(a, i) for i, a in enumerate(audio_branches)]
     return ";".join(chains)
 
 
-def _video_source(plan: EncodePlan) -> str:
+def _video_source(plan: EncodePlan, overlays: Mapping[str, OverlaySource]) -> str:
     """Picture from the input(s) up to the split: stitch, deinterlace, rotate, crop, fps, fades."""
     source = plan.source
     steps: list[str] = []
@@ -145,6 +157,11 @@ def _video_source(plan: EncodePlan) -> str:
     # Constant frame rate equal to the source, starting at 0 like the audio (pads or trims).
     steps.append(f"fps={_rate(source.frame_rate)}:start_time=0")
     steps += _fade_filters(plan)
+    if overlays and any(o.video for o in filters.overlays):
+        size = (source.width, source.height)
+        composed = compose_video("vbase", filters.overlays, overlays, size,
+                                 source.duration_seconds)  # fmt: skip
+        return head + ",".join(steps) + "[vbase];" + composed + ","
     return head + ",".join(steps) + ","
 
 
@@ -240,11 +257,17 @@ def _best_filters(plan: EncodePlan) -> str:
     return f"trim=duration={_seconds(window)},framestep={step},thumbnail=n={candidates}"
 
 
-def _audio_source(plan: EncodePlan) -> str:
+def _audio_source(plan: EncodePlan, overlays: Mapping[str, OverlaySource]) -> str:
     """Sound up to the split, starting at 0 with gaps filled so it lines up with the video."""
     if plan.source.input_count > 1:
-        return _stitch_audio(plan) + "[acat];[acat]"
-    return f"[0:{_segment(plan, 0).audio_pad}]aresample=async=1:first_pts=0,"
+        head = _stitch_audio(plan) + "[acat];[acat]"
+    else:
+        head = f"[0:{_segment(plan, 0).audio_pad}]aresample=async=1:first_pts=0,"
+    if overlays and plan.filters.overlays:
+        mixed = compose_audio("abase", plan.filters.overlays, overlays,
+                              plan.source.duration_seconds)  # fmt: skip
+        return head + "anull[abase];" + mixed + ","
+    return head
 
 
 def _stitch_audio(plan: EncodePlan) -> str:

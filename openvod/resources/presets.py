@@ -385,21 +385,46 @@ class Fade(ArmModel):
     start: Position | None = None
 
 
-def _no_overlays(value: list[Any] | None) -> list[Any] | None:
-    if value:
-        raise refusal("are not supported by openvod (no image or audio overlays)")
-    return value
+Gain = Annotated[float, Field(ge=0, le=1)]
+
+
+class AudioOverlay(ArmModel):
+    """``#Microsoft.Media.AudioOverlay``: the sound of the input labeled ``inputLabel``, mixed."""
+
+    odata_type: Literal["#Microsoft.Media.AudioOverlay"] = odata_field()
+    input_label: Annotated[str, Field(min_length=1)]
+    start: Duration | None = None
+    end: Duration | None = None
+    fade_in_duration: Duration | None = None
+    fade_out_duration: Duration | None = None
+    audio_gain_level: Gain | None = None
+
+
+class VideoOverlay(AudioOverlay):
+    """``#Microsoft.Media.VideoOverlay``: an image or video input drawn over the picture."""
+
+    odata_type: Literal["#Microsoft.Media.VideoOverlay"] = odata_field()  # type: ignore[assignment]
+    position: Rectangle | None = None
+    opacity: Gain | None = None
+    crop_rectangle: Rectangle | None = None
+
+
+Overlay = Annotated[
+    VideoOverlay | AudioOverlay,
+    Field(discriminator="odata_type"),
+    check_odata_type((NS + "VideoOverlay", NS + "AudioOverlay"), "overlay"),
+]
 
 
 class Filters(ArmModel):
-    """``Filters`` of a StandardEncoderPreset (overlays are refused)."""
+    """``Filters`` of a StandardEncoderPreset."""
 
     deinterlace: Deinterlace | None = None
     rotation: Rotation | None = None
     crop: Rectangle | None = None
     fade_in: Fade | None = None
     fade_out: Fade | None = None
-    overlays: Annotated[list[Any] | None, AfterValidator(_no_overlays)] = None
+    overlays: list[Overlay] | None = None
 
 
 class StandardEncoderPreset(ArmModel):
