@@ -245,9 +245,8 @@ def _shape(
 ) -> LadderShape:
     """The content-aware decision (or the plain ladder), with HEVC's lower rates applied."""
     shape = LadderShape(1.0, None)
-    if name in CONTENT_AWARE:
-        if analysis.bits_per_pixel is None:
-            raise InvalidPresetError(f"{name} needs the content-aware analysis of the source")
+    # Unmeasured only when the source has no picture, which planning then refuses.
+    if name in CONTENT_AWARE and analysis.bits_per_pixel is not None:
         shape = decide_ladder(analysis.bits_per_pixel, config.max_layers)
     if hevc:
         shape = LadderShape(shape.bitrate_factor * HEVC_BITRATE_FACTOR, shape.max_layers)
