@@ -51,6 +51,7 @@ from openvod.origin.bodies import (
     stored_body,
 )
 from openvod.origin.cache import ByteLruCache
+from openvod.origin.codec_rules import check_format_carries
 from openvod.origin.download import Downloads
 from openvod.origin.errors import MalformedUrlError, NotPublishedError
 from openvod.origin.publishing import Protocol, PublishingResolver, parse_locator_id
@@ -258,6 +259,7 @@ class OriginApp:
         check_options(request.options)
         publication = await self.publishing.resolve(path.locator_id, protocol_of(request))
         asset = await self.assets.get(publication.container, path.segments[0][:-4])
+        check_format_carries(asset.presentation, request.format)
         head_only = scope["method"] == "HEAD"
         if isinstance(request, FragmentRequest):
             zero_copy = ZERO_COPY in scope.get("extensions", ())
