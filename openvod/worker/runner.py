@@ -19,6 +19,8 @@ from openvod.errors import (
     JobCanceledError,
     MediaError,
     OpenvodError,
+    SpeechModelError,
+    UnsupportedLanguageError,
 )
 from openvod.services import jobs as job_rules
 from openvod.services.repository import account_ref
@@ -51,6 +53,8 @@ def job_error(exc: BaseException) -> dict[str, Any]:
         code = exc.code if exc.code in _ERROR_KINDS else "ConfigurationUnsupported"
     elif isinstance(exc, MediaError):
         code = exc.code if exc.code in _ERROR_KINDS else "ContentMalformed"
+    elif isinstance(exc, UnsupportedLanguageError | SpeechModelError):
+        code = "ConfigurationUnsupported"
     else:
         code = "ServiceError"
     message = exc.message if isinstance(exc, OpenvodError) else f"Internal error: {exc}"
@@ -213,6 +217,7 @@ class Worker:
                     inputs: list[LocalInput], container: str, work: Path,
                     beat: _Heartbeat) -> bool:
         from openvod.encoding.runner import InputFile, encode
+        from openvod.worker import indexing
 
         with self.ctx.session() as s:
             job = s.get(Job, job_id)
@@ -229,14 +234,23 @@ class Worker:
             beat.progress = max(0.0, min(100.0, percent))
 
         try:
-            files = encode(
-                [InputFile(i.path, i.start_seconds, i.end_seconds) for i in inputs],
-                preset, out_dir, basename=inputs[0].path.stem, on_progress=on_progress,
-                cancel=beat.cancel, work_dir=scratch,
-            )
+            indexed = None
+            if indexing.is_analyzer(preset):
+                indexed = indexing.run_analyzer(
+                    preset, inputs[0].path, out_dir, speech_model=self.ctx.settings.speech_model,
+                    on_progress=on_progress, cancel=beat.cancel)
+                files = list(indexed.files)
+            else:
+                files = encode(
+                    [InputFile(i.path, i.start_seconds, i.end_seconds) for i in inputs],
+                    preset, out_dir, basename=inputs[0].path.stem, on_progress=on_progress,
+                    cancel=beat.cancel, work_dir=scratch,
+                )
             if beat.lost.is_set():
                 raise JobCanceledError("the lease was lost")
             self._publish(files, container)
+            if indexed is not None:
+                indexing.record_search(self.ctx, job_id, index, indexed)
         except JobCanceledError:
             raise
         except Exception as exc:
