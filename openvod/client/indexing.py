@@ -55,7 +55,8 @@ def attach_captions(client: OpenvodClient, index_asset: str, stream_asset: str) 
     language = str(insights.get("language") or "en-US")
     client.call("PUT", f"/assets/{stream_asset}/tracks/{CAPTIONS_TRACK}", {"properties": {
         "track": {"@odata.type": "#Microsoft.Media.TextTrack", "fileName": "transcript.vtt",
-                  "displayName": f"Captions ({language})", "playerVisibility": "Visible",
+                  "displayName": f"Captions ({language})", "languageCode": language,
+                  "playerVisibility": "Visible",
                   "hlsSettings": {"default": True, "forced": False,
                                   "characteristics": TRANSCRIBES_DIALOG}},
     }})
