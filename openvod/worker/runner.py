@@ -8,8 +8,9 @@ import socket
 import threading
 import time
 import uuid
+from collections.abc import Callable
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from openvod.clock import iso, utcnow
 from openvod.context import Context
@@ -27,6 +28,9 @@ from openvod.services.repository import account_ref
 from openvod.storage.movie_files import write_sidecar
 from openvod.worker import queue, workdir
 from openvod.worker.inputs import DownloadError, LocalInput, resolve_inputs
+
+if TYPE_CHECKING:
+    from openvod.indexing import IndexResult
 
 log = logging.getLogger(__name__)
 
@@ -216,7 +220,6 @@ class Worker:
     def _run_output(self, job_id: str, index: int, preset: dict[str, Any],
                     inputs: list[LocalInput], container: str, work: Path,
                     beat: _Heartbeat) -> bool:
-        from openvod.encoding.runner import InputFile, encode
         from openvod.worker import indexing
 
         with self.ctx.session() as s:
@@ -234,18 +237,8 @@ class Worker:
             beat.progress = max(0.0, min(100.0, percent))
 
         try:
-            indexed = None
-            if indexing.is_analyzer(preset):
-                indexed = indexing.run_analyzer(
-                    preset, inputs[0].path, out_dir, speech_model=self.ctx.settings.speech_model,
-                    on_progress=on_progress, cancel=beat.cancel)
-                files = list(indexed.files)
-            else:
-                files = encode(
-                    [InputFile(i.path, i.start_seconds, i.end_seconds) for i in inputs],
-                    preset, out_dir, basename=inputs[0].path.stem, on_progress=on_progress,
-                    cancel=beat.cancel, work_dir=scratch,
-                )
+            files, indexed = self._produce(preset, inputs, out_dir, scratch, on_progress,
+                                           beat.cancel)
             if beat.lost.is_set():
                 raise JobCanceledError("the lease was lost")
             self._publish(files, container)
@@ -266,6 +259,26 @@ class Worker:
             if job is not None:
                 _set_output(job, index, state="Finished", progress=100, endTime=iso(utcnow()))
         return True
+
+    def _produce(self, preset: dict[str, Any], inputs: list[LocalInput], out_dir: Path,
+                 scratch: Path, on_progress: Callable[[float], None],
+                 cancel: threading.Event) -> tuple[list[Path], IndexResult | None]:
+        """Run one output's preset: the encoder, or indexing for analyzer presets (then
+        also what was found, for search)."""
+        from openvod.encoding.runner import InputFile, encode
+        from openvod.worker import indexing
+
+        if indexing.is_analyzer(preset):
+            indexed = indexing.run_analyzer(
+                preset, inputs[0].path, out_dir, speech_model=self.ctx.settings.speech_model,
+                on_progress=on_progress, cancel=cancel)
+            return list(indexed.files), indexed
+        files = encode(
+            [InputFile(i.path, i.start_seconds, i.end_seconds) for i in inputs],
+            preset, out_dir, basename=inputs[0].path.stem, on_progress=on_progress,
+            cancel=cancel, work_dir=scratch,
+        )
+        return files, None
 
     def _publish(self, files: list[Path], container: str) -> None:
         """Index the MP4s, then move everything into the output asset, manifests last."""
