@@ -21,7 +21,8 @@ class SearchEntry(Base):
     """A searchable stretch of an indexed asset: ``kind`` is 'Transcript' or 'Keyword'."""
 
     __tablename__ = "search_entries"
-    __table_args__ = (Index("ix_search_entries_asset", "account_id", "asset_key"),)
+    __table_args__ = (Index("ix_search_entries_asset", "account_id", "asset_key"),
+                      {"sqlite_autoincrement": True})
 
     id: Mapped[int] = mapped_column(Integer, primary_key=True)
     account_id: Mapped[int] = mapped_column(ForeignKey("accounts.id", ondelete="CASCADE"))

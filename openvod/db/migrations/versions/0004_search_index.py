@@ -37,6 +37,8 @@ def upgrade() -> None:
         sa.Column("start_ms", sa.Integer(), nullable=False),
         sa.Column("end_ms", sa.Integer(), nullable=False),
         sa.Column("words", sa.JSON(), nullable=False),
+        # never reuse a rowid: the FTS5 index must not tie a removed entry's words to a new one
+        sqlite_autoincrement=True,
     )
     op.create_index("ix_search_entries_asset", "search_entries", ["account_id", "asset_key"])
     if op.get_bind().dialect.name == "postgresql":
