@@ -265,22 +265,36 @@ def upload(
     publish: Annotated[str | None, typer.Option(
         help="Streaming policy to publish with, e.g. Predefined_DownloadAndClearStreaming"
     )] = None,
+    index: Annotated[bool, typer.Option(
+        "--index", help="Also index the speech: captions in the streams, searchable words."
+    )] = False,
+    language: Annotated[str, typer.Option(help="Audio language for --index.")] = "en-US",
     server: Server = "http://127.0.0.1:8080",
     token: Token = None,
     account: Account = api.DEFAULT_ACCOUNT,
     subscription: Subscription = api.DEFAULT_SUBSCRIPTION,
     resource_group: Group = api.DEFAULT_RESOURCE_GROUP,
 ) -> None:
-    """Upload a file, encode it with a preset, optionally publish it and print the URLs."""
+    """Upload a file, encode it with a preset (and index it), optionally publish it and print
+    the URLs."""
+    from openvod.client.indexing import upload_encode_index_publish
     from openvod.client.workflow import upload_encode_publish
 
     client = _client(server, token, account, subscription, resource_group)
     with Progress(TextColumn("{task.description:>8}"), BarColumn(),
                   TextColumn("{task.percentage:>5.1f}%"), TimeRemainingColumn(),
                   console=console) as progress:
-        result = upload_encode_publish(client, file, asset=asset, preset=preset,
-                                       policy=publish, progress=_Bars(progress))
+        if index:
+            result = upload_encode_index_publish(client, file, asset=asset, preset=preset,
+                                                 language=language, policy=publish,
+                                                 progress=_Bars(progress))
+        else:
+            result = upload_encode_publish(client, file, asset=asset, preset=preset,
+                                           policy=publish, progress=_Bars(progress))
     _print_published(result)
+    if index and not result.job_error:
+        console.print(f"  {'Captions':16} track 'captions' (transcript.vtt) on "
+                      f"{result.output_asset}; index in {result.asset}-index")
 
 
 def _table(title: str, columns: list[str], rows: list[list[Any]]) -> None:
@@ -332,6 +346,30 @@ def locators(server: Server = "http://127.0.0.1:8080", token: Token = None,
              loc["properties"]["streamingPolicyName"], loc["properties"]["streamingLocatorId"]]
             for loc in client.list("/streamingLocators")]
     _table("streaming locators", ["name", "asset", "policy", "locatorId"], rows)
+
+
+@app.command()
+def search(query: Annotated[str, typer.Argument(help='Words and "quoted phrases".')],
+           server: Server = "http://127.0.0.1:8080", token: Token = None,
+           account: Account = api.DEFAULT_ACCOUNT,
+           subscription: Subscription = api.DEFAULT_SUBSCRIPTION,
+           resource_group: Group = api.DEFAULT_RESOURCE_GROUP) -> None:
+    """Find words in the transcripts and keywords of indexed assets; print where they are."""
+    client = _client(server, token, account, subscription, resource_group)
+    try:
+        results = client.search(query)
+    except api.ApiError as exc:
+        console.print(f"[red]{exc.message}[/red]")
+        raise typer.Exit(1) from exc
+    if not results:
+        console.print("no matches")
+        return
+    for result in results:
+        console.print(f"[bold]{result['assetName']}[/bold]  {result['playbackUrl'] or ''}",
+                      soft_wrap=True)
+        for match in result["searchMatches"]:
+            console.print(f"  {match['startTime']}  {match['type']:10}  {match['text']}",
+                          soft_wrap=True)
 
 
 def make_demo_clip(target: Path, seconds: int = 12) -> Path:

@@ -38,7 +38,8 @@ from tests.test_resource_models_enc import (
 
 V = {"api-version": "2022-08-01"}
 NAMES = {"subscription_id": SUBSCRIPTION, "resource_group": RESOURCE_GROUP,
-         "account_name": ACCOUNT, "transform": "copy", "name": "fuzz"}
+         "account_name": ACCOUNT, "transform": "copy", "name": "fuzz", "asset": "fuzz",
+         "track": "fuzz"}
 EXAMPLES = 40
 
 
@@ -59,6 +60,10 @@ def _seed(kind: str) -> dict[str, Any]:
         "locator": sdk_json(locator, "StreamingLocator"),
         "endpoint": sdk_json(every_endpoint(), "StreamingEndpoint"),
         "scale": {"scaleUnit": 1},
+        "track": {"properties": {"track": {
+            "@odata.type": "#Microsoft.Media.TextTrack", "fileName": "fuzz.vtt",
+            "displayName": "Fuzz", "playerVisibility": "Visible",
+            "hlsSettings": {"default": True, "forced": False, "characteristics": "c"}}}},
         "keypolicy": sdk_json(key_policy(CONFIGURATIONS["PlayReady"],
                                          token_restriction(TOKEN_KEYS["x509"])),
                               "ContentKeyPolicy"),
@@ -90,6 +95,9 @@ SEEDS = [
     ("PUT", r"/contentKeyPolicies/\{name\}$", "keypolicy"),
     ("PATCH", r"/contentKeyPolicies/\{name\}$", "keypolicy"),
     ("POST", r"/contentKeyPolicies/\{name\}/getPolicyPropertiesWithSecrets$", "none"),
+    ("PUT", r"/tracks/\{track\}$", "track"),
+    ("PATCH", r"/tracks/\{track\}$", "track"),
+    ("POST", r"/tracks/\{track\}/updateTrackData$", "none"),
 ]
 
 
@@ -131,7 +139,10 @@ def fuzz_server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[ServerHand
         base = handle.account_path
         assert http.put(base, params=V, json={"location": "local"}).status_code == 201
         for name in ("in", "out", "out2", "out3", "fuzz"):
-            assert http.put(f"{base}/assets/{name}", params=V, json={}).status_code == 201
+            created = http.put(f"{base}/assets/{name}", params=V, json={})
+            assert created.status_code == 201
+        handle.ctx.store.put_blob(created.json()["properties"]["container"], "fuzz.vtt",
+                                  b"WEBVTT\n\n00:00.000 --> 00:01.000\nfuzz\n")
         transform = {"properties": {"outputs": [{"preset": sdk_json(copy_preset(),
                                                                     "StandardEncoderPreset")}]}}
         assert http.put(f"{base}/transforms/copy", params=V, json=transform).status_code == 201

@@ -36,8 +36,12 @@ MAX_START_ERROR_SECONDS = 1.5
 
 @pytest.fixture(scope="session")
 def engine() -> WhisperEngine:
-    """One engine (the model loads once) for every test here."""
-    return WhisperEngine()
+    """The engine the in-process worker uses too (the model loads once per test session)."""
+    from openvod.worker.indexing import speech_engine
+
+    found = speech_engine(None)
+    assert isinstance(found, WhisperEngine)
+    return found
 
 
 @dataclass

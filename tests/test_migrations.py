@@ -19,6 +19,7 @@ from typing import Any
 import pytest
 import sqlalchemy as sa
 from alembic import command
+from alembic.script import ScriptDirectory
 
 from openvod.clock import utcnow
 from openvod.config import Settings
@@ -157,7 +158,8 @@ def test_upgrade_fills_reference_columns(migrated: Context) -> None:
         rows = conn.execute(sa.text(
             "SELECT name, asset_key, streaming_policy_key, content_key_policy_key "
             "FROM resources ORDER BY name")).all()
-    assert version == "0003"
+    head = ScriptDirectory.from_config(alembic_config("sqlite://")).get_current_head()
+    assert version == head
     assert [tuple(r) for r in rows] == [
         ("Movie", None, None, None),
         ("MyPolicy", None, None, "keypolicyone"),
@@ -297,3 +299,21 @@ def test_rules_are_index_searches_on_sqlite(migrated: Context) -> None:
         for expected, run in uses.items():
             (plan,) = [p for p in _plans(migrated, run) if "resources" in p or "jobs" in p]
             assert plan.startswith("SEARCH") and expected in plan, plan
+
+
+def test_upgrade_adds_the_search_index(migrated: Context) -> None:
+    """An old data folder gains the search tables in place; indexing then fills them."""
+    from openvod.indexing import IndexResult, Segment, Word, resolve_language
+    from openvod.services import search
+
+    acct = _legacy(migrated)
+    words = (Word("Hello", 1.0, 1.4, 0.9), Word("legacy", 1.5, 2.0, 0.9),
+             Word("world.", 2.1, 2.5, 0.9))
+    result = IndexResult(resolve_language("en-US", frozenset({"en"}), "m"), 3.0,
+                         (Segment("Hello legacy world.", 1.0, 2.5, words),), (), ())
+    with migrated.session() as s:
+        assert search.record(s, acct.id, "Movie", None, result) == 1
+    with migrated.session() as s:
+        (found,) = search.search(s, acct.id, '"legacy world"')
+    assert found.asset_name == "Movie"
+    assert [(m.start_ms, m.end_ms) for m in found.matches] == [(1500, 2500)]

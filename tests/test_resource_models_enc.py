@@ -211,9 +211,9 @@ def job_body(**props: Any) -> dict[str, Any]:
     ({"outputs": [{"@odata.type": NS + "JobOutputAsset", "assetName": "o",
                    "presetOverride": "x"}]}, "'properties.outputs[0].presetOverride'"),
     ({"outputs": [{"@odata.type": NS + "JobOutputAsset", "assetName": "o", "presetOverride": {
-        "@odata.type": NS + "AudioAnalyzerPreset"}}]},
-     "'properties.outputs[0].presetOverride.@odata.type' #Microsoft.Media.AudioAnalyzerPreset"
-     " is not an encoding preset"),
+        "@odata.type": NS + "FaceDetectorPreset"}}]},
+     "'properties.outputs[0].presetOverride.@odata.type' #Microsoft.Media.FaceDetectorPreset"
+     " is not supported"),
 ])
 def test_bad_job_fields_are_named(props: dict[str, Any], where: str) -> None:
     with pytest.raises(InvalidRequestError) as caught:

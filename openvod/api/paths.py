@@ -14,7 +14,7 @@ _KEYWORDS = [
     "streamingEndpoints", "streamingEndpointOperations", "operationLocations",
     "contentKeyPolicies", "listContainerSas", "listStreamingLocators", "listPaths",
     "listContentKeys", "cancelJob", "start", "stop", "scale", "getEncryptionKey",
-    "getPolicyPropertiesWithSecrets",
+    "getPolicyPropertiesWithSecrets", "search", "tracks", "updateTrackData", "operationStatuses",
 ]
 CANONICAL = {k.lower(): k for k in _KEYWORDS}
 

@@ -62,6 +62,19 @@ class OpenvodClient:
                 raise ApiError(response.status_code, "Error", response.text) from None
         return response.json() if response.content else None
 
+    def search(self, query: str) -> list[dict[str, Any]]:
+        """The account's assets whose transcripts or keywords match ``query``, best first."""
+        response = self._http.get(self.prefix + "/search",
+                                  params={"api-version": API_VERSION, "query": query})
+        if response.status_code >= 400:
+            try:
+                error = response.json()["error"]
+            except (ValueError, KeyError):
+                raise ApiError(response.status_code, "Error", response.text) from None
+            raise ApiError(response.status_code, error["code"], error["message"])
+        results: list[dict[str, Any]] = response.json()["results"]
+        return results
+
     def ensure_account(self) -> None:
         """Create the account if it does not exist."""
         self.call("PUT", "", {"location": "local", "properties": {}})

@@ -205,6 +205,9 @@ def parse_preset(preset: Mapping[str, Any]) -> Preset:
         if sentence:  # a message that starts with the value it refuses
             raise InvalidPresetError(f"{sentence} (at '{error_path(first, 'preset')}')") from None
         raise InvalidPresetError(validation_error(exc, "preset").message) from None
+    if isinstance(model, wire.AudioAnalyzerPreset | wire.VideoAnalyzerPreset):
+        raise InvalidPresetError(
+            f"{model.odata_type} is an analyzer preset, not an encoding preset")
     return read_preset(model)
 
 

@@ -67,6 +67,7 @@ from openvod.origin.responses import (
 )
 from openvod.origin.segments import build_fragment_body, reads_source
 from openvod.origin.selection import select
+from openvod.origin.text_tracks import build_text_body, parse_text_request, with_text_tracks
 
 log = logging.getLogger(__name__)
 
@@ -189,7 +190,7 @@ def build_manifest(asset: LoadedAsset, request: ManifestRequest | PlaylistReques
         text = build_mpd(p, request.format, request.options)  # type: ignore[arg-type]
     else:
         text = build_master_playlist(p, request.format, request.options)  # type: ignore[arg-type]
-    return text.encode("utf-8")
+    return with_text_tracks(text, request, asset.text.tracks).encode("utf-8")
 
 
 def manifest_type(request: ManifestRequest | PlaylistRequest) -> bytes:
@@ -247,7 +248,11 @@ class OriginApp:
             await send_error(send, exc, head_only=method == "HEAD")
 
     async def _dispatch(self, scope: Scope, headers: dict[bytes, bytes], send: Send) -> None:
-        parsed = parse_path(scope.get("raw_path") or scope["path"].encode("utf-8"))
+        raw_path = scope.get("raw_path") or scope["path"].encode("utf-8")
+        if b".ism/subtitles/" in raw_path.lower():
+            await self._send_text(raw_path, scope, headers, send)
+            return
+        parsed = parse_path(raw_path)
         path, request = parsed.path, parsed.request
         if request is None:
             publication = await self.publishing.resolve(path.locator_id, "download")
@@ -270,6 +275,30 @@ class OriginApp:
         if max_age is None:
             max_age = DEFAULT_MANIFEST_MAX_AGE_SECONDS
         await self._send_manifest(asset, request, max_age, headers, send, head_only)
+
+    async def _send_text(self, raw_path: bytes, scope: Scope, headers: dict[bytes, bytes],
+                         send: Send) -> None:
+        """A subtitle playlist, WebVTT segment or whole text track (see text_tracks)."""
+        path = split_path(raw_path)
+        request = parse_text_request(path.segments)
+        if request is None:
+            raise NotFoundError("Not a text track URL.")
+        protocol: Protocol = "dash" if request.protocol == "dash" else "hls"
+        publication = await self.publishing.resolve(path.locator_id, protocol)
+        asset = await self.assets.get(publication.container, path.segments[0][:-4])
+        key = ("text", request)
+        entry = asset.memo.get(key)
+        if entry is None:
+            body, content_type = build_text_body(asset.text, request,
+                                                 asset.presentation.duration_seconds)
+            etag = strong_etag(asset.version, "/".join(path.segments))
+            entry = CachedResponse(BytesBody(body), content_type, etag)
+            asset.memo[key] = entry
+        max_age = publication.max_cache_age_seconds
+        if max_age is None:
+            max_age = DEFAULT_MANIFEST_MAX_AGE_SECONDS
+        await _send_entry(send, entry, f"public, max-age={max_age}".encode(), headers,
+                          scope["method"] == "HEAD", zero_copy=False)
 
     async def _send_fragment(
         self,

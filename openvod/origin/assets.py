@@ -45,6 +45,7 @@ from openvod.media.track import Movie
 from openvod.origin.cache import SingleFlight
 from openvod.origin.errors import BrokenAssetError, MissingAssetFileError
 from openvod.origin.sources import SourceFile
+from openvod.origin.text_tracks import NO_TEXT, LoadedText, is_text_blob, load_text_tracks
 from openvod.storage.movie_files import SIDECAR_SUFFIX, read_movie
 from openvod.storage.store import BlobInfo, BlobStore
 
@@ -71,6 +72,7 @@ class LoadedAsset:
     listing_key: ListingKey
     checked_at: float = field(default_factory=time.monotonic)
     memo: dict[Hashable, Any] = field(default_factory=dict)  # manifests, init segments
+    text: LoadedText = NO_TEXT  # visible text tracks (subtitles)
 
     def __post_init__(self) -> None:
         self.all_local = all(f.is_local for f in self.files.values())
@@ -102,13 +104,15 @@ def sources_from_ism(text: bytes) -> list[StreamSource]:
 
 
 def relevant_blobs(blobs: Sequence[BlobInfo], name: str) -> list[BlobInfo]:
-    """The blobs a presentation of ``name`` can depend on: its .ism, MP4s and sidecars."""
+    """The blobs a presentation of ``name`` can depend on: its .ism, MP4s and sidecars,
+    the text tracks file and caption files."""
     ism = (name + ISM_SUFFIX).lower()
     return [
         b
         for b in blobs
         if "/" not in b.name
-        and (b.name.lower() == ism or b.name.lower().endswith(_MEDIA_SUFFIXES))
+        and (b.name.lower() == ism or b.name.lower().endswith(_MEDIA_SUFFIXES)
+             or is_text_blob(b.name))
     ]
 
 
@@ -165,7 +169,9 @@ class AssetLoader:
         files = {f: SourceFile(self.store, container, f) for f in presentation.movies}
         key = listing_key_of(blobs)
         version = hashlib.blake2b(repr((container, name, key)).encode(), digest_size=12)
-        return LoadedAsset(container, presentation, files, version.hexdigest(), key)
+        subtitles = load_text_tracks(self.store, container, by_name)
+        return LoadedAsset(container, presentation, files, version.hexdigest(), key,
+                           text=subtitles)
 
     def _derive(self, container: str, name: str, blobs: dict[str, BlobInfo]) -> Presentation:
         """Without a .ism: every MP4 of the asset, else only ``{name}.mp4``."""

@@ -15,6 +15,7 @@ from pydantic import AfterValidator, Field, TypeAdapter, WithJsonSchema, model_v
 from pydantic_core import PydanticCustomError
 
 from openvod.clock import parse_duration
+from openvod.resources.analyzer_presets import AudioAnalyzerPreset, VideoAnalyzerPreset
 from openvod.resources.base import ArmModel, Duration
 from openvod.resources.odata import (
     NS,
@@ -463,14 +464,15 @@ class BuiltInStandardEncoderPreset(ArmModel):
     configurations: PresetConfigurations | None = None
 
 
-_NOT_ENCODING = "{} is not an encoding preset; the encoder cannot run it"
-PRESET_TYPES = (NS + "BuiltInStandardEncoderPreset", NS + "StandardEncoderPreset")
+_NOT_SUPPORTED = "{} is not supported; openvod runs encoder and audio analyzer presets"
+PRESET_TYPES = (NS + "BuiltInStandardEncoderPreset", NS + "StandardEncoderPreset",
+                NS + "AudioAnalyzerPreset", NS + "VideoAnalyzerPreset")
 Preset = Annotated[
-    BuiltInStandardEncoderPreset | StandardEncoderPreset,
+    BuiltInStandardEncoderPreset | StandardEncoderPreset | AudioAnalyzerPreset
+    | VideoAnalyzerPreset,
     Field(discriminator="odata_type"),
     check_odata_type(PRESET_TYPES, "preset", {
-        NS + kind: _NOT_ENCODING.format(NS + kind)
-        for kind in ("AudioAnalyzerPreset", "VideoAnalyzerPreset", "FaceDetectorPreset")
+        NS + "FaceDetectorPreset": _NOT_SUPPORTED.format(NS + "FaceDetectorPreset"),
     }),
 ]  # fmt: skip
 PRESET = TypeAdapter(Preset)

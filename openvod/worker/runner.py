@@ -8,8 +8,9 @@ import socket
 import threading
 import time
 import uuid
+from collections.abc import Callable
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from openvod.clock import iso, utcnow
 from openvod.context import Context
@@ -19,12 +20,17 @@ from openvod.errors import (
     JobCanceledError,
     MediaError,
     OpenvodError,
+    SpeechModelError,
+    UnsupportedLanguageError,
 )
 from openvod.services import jobs as job_rules
 from openvod.services.repository import account_ref
 from openvod.storage.movie_files import write_sidecar
 from openvod.worker import queue, workdir
 from openvod.worker.inputs import DownloadError, LocalInput, resolve_inputs
+
+if TYPE_CHECKING:
+    from openvod.indexing import IndexResult
 
 log = logging.getLogger(__name__)
 
@@ -51,6 +57,8 @@ def job_error(exc: BaseException) -> dict[str, Any]:
         code = exc.code if exc.code in _ERROR_KINDS else "ConfigurationUnsupported"
     elif isinstance(exc, MediaError):
         code = exc.code if exc.code in _ERROR_KINDS else "ContentMalformed"
+    elif isinstance(exc, UnsupportedLanguageError | SpeechModelError):
+        code = "ConfigurationUnsupported"
     else:
         code = "ServiceError"
     message = exc.message if isinstance(exc, OpenvodError) else f"Internal error: {exc}"
@@ -212,7 +220,7 @@ class Worker:
     def _run_output(self, job_id: str, index: int, preset: dict[str, Any],
                     inputs: list[LocalInput], container: str, work: Path,
                     beat: _Heartbeat) -> bool:
-        from openvod.encoding.runner import InputFile, encode
+        from openvod.worker import indexing
 
         with self.ctx.session() as s:
             job = s.get(Job, job_id)
@@ -229,14 +237,13 @@ class Worker:
             beat.progress = max(0.0, min(100.0, percent))
 
         try:
-            files = encode(
-                [InputFile(i.path, i.start_seconds, i.end_seconds, i.label) for i in inputs],
-                preset, out_dir, basename=inputs[0].path.stem, on_progress=on_progress,
-                cancel=beat.cancel, work_dir=scratch,
-            )
+            files, indexed = self._produce(preset, inputs, out_dir, scratch, on_progress,
+                                           beat.cancel)
             if beat.lost.is_set():
                 raise JobCanceledError("the lease was lost")
             self._publish(files, container)
+            if indexed is not None:
+                indexing.record_search(self.ctx, job_id, index, indexed)
         except JobCanceledError:
             raise
         except Exception as exc:
@@ -252,6 +259,26 @@ class Worker:
             if job is not None:
                 _set_output(job, index, state="Finished", progress=100, endTime=iso(utcnow()))
         return True
+
+    def _produce(self, preset: dict[str, Any], inputs: list[LocalInput], out_dir: Path,
+                 scratch: Path, on_progress: Callable[[float], None],
+                 cancel: threading.Event) -> tuple[list[Path], IndexResult | None]:
+        """Run one output's preset: the encoder, or indexing for analyzer presets (then
+        also what was found, for search)."""
+        from openvod.encoding.runner import InputFile, encode
+        from openvod.worker import indexing
+
+        if indexing.is_analyzer(preset):
+            indexed = indexing.run_analyzer(
+                preset, inputs[0].path, out_dir, speech_model=self.ctx.settings.speech_model,
+                on_progress=on_progress, cancel=cancel)
+            return list(indexed.files), indexed
+        files = encode(
+            [InputFile(i.path, i.start_seconds, i.end_seconds, i.label) for i in inputs],
+            preset, out_dir, basename=inputs[0].path.stem, on_progress=on_progress,
+            cancel=cancel, work_dir=scratch,
+        )
+        return files, None
 
     def _publish(self, files: list[Path], container: str) -> None:
         """Index the MP4s, then move everything into the output asset, manifests last."""
