@@ -74,3 +74,18 @@ def post_license(base: str, kids: list[uuid.UUID], token: str | None = None) -> 
     headers = {"Authorization": f"Bearer {token}"} if token else {}
     body = {"kids": [b64url_encode(k.bytes) for k in kids], "type": "temporary"}
     return httpx.post(clearkey_license_url(base, None), json=body, headers=headers, timeout=30)
+
+
+def jwt_restriction(primary: object, *, alternates: list[object] | None = None,
+                    claims: list[ams.ContentKeyPolicyTokenClaim] | None = None,
+                    token_type: str = "Jwt") -> ams.ContentKeyPolicyTokenRestriction:
+    """A token restriction for ISSUER and AUDIENCE."""
+    return ams.ContentKeyPolicyTokenRestriction(
+        issuer=ISSUER, audience=AUDIENCE, primary_verification_key=primary,
+        alternate_verification_keys=alternates or [], required_claims=claims or [],
+        restriction_token_type=token_type)
+
+
+def symmetric_key(secret: bytes) -> ams.ContentKeyPolicySymmetricTokenKey:
+    """A policy's HMAC key."""
+    return ams.ContentKeyPolicySymmetricTokenKey(key_value=secret)
