@@ -63,8 +63,9 @@ def open_context(settings: Settings, *, run_migrations: bool = True) -> Context:
     data_dir = settings.resolved_data_dir
     data_dir.mkdir(parents=True, exist_ok=True)
     engine = create_db_engine(settings.resolved_database_url)
+    master_key = load_master_key(data_dir / "keys" / "master.key", settings.master_key)
     if run_migrations:
-        migrate(engine)
+        migrate(engine, master_key)
     limits = StoreLimits(
         max_blob_bytes=settings.blob_max_bytes,
         block_expiry_seconds=settings.uncommitted_block_hours * 3600,
@@ -77,5 +78,5 @@ def open_context(settings: Settings, *, run_migrations: bool = True) -> Context:
         sessions=session_factory(engine),
         store=store,
         storage_key=key,
-        master_key=load_master_key(data_dir / "keys" / "master.key", settings.master_key),
+        master_key=master_key,
     )

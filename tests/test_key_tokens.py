@@ -10,6 +10,7 @@ import base64
 import hashlib
 import hmac
 import json
+import logging
 import time
 import uuid
 from collections.abc import Iterator
@@ -21,6 +22,7 @@ from urllib.parse import quote
 import httpx
 import jwt
 import pytest
+import sqlalchemy as sa
 from azure.mgmt.media import AzureMediaServices
 from azure.mgmt.media import models as ams
 from cryptography import x509
@@ -322,3 +324,42 @@ def test_license_for_several_kids(fx: Fixtures) -> None:
     assert got.status_code == 200
     # the kid-bound key needs the content key claim: only the hs key comes back
     assert [b64url_decode(k["k"]) for k in got.json()["keys"]] == [fx.hs.value]
+
+
+# --- at rest and in logs -----------------------------------------------------------------
+
+
+def _encodings(secret: bytes) -> list[str]:
+    return [base64.b64encode(secret).decode(), secret.hex(), secret.hex().upper(),
+            base64.urlsafe_b64encode(secret).rstrip(b"=").decode()]
+
+
+def test_keys_and_secrets_are_wrapped_in_the_database(server: ServerHandle, fx: Fixtures) -> None:
+    with server.ctx.engine.connect() as conn:
+        rows = conn.execute(sa.text("SELECT properties, extra FROM resources")).all()
+        uses = conn.execute(sa.text("SELECT token_hash FROM key_token_uses")).all()
+    stored = "\n".join(f"{p}{e}" for p, e in rows) + "".join(u for (u,) in uses)
+    keys = [fx.hs, fx.rsa, fx.x509, fx.kid_bound, fx.swt, fx.other_account]
+    assert all(str(k.kid) in stored for k in keys)  # the ids are there, in clear
+    for secret in [k.value for k in keys] + [HS_KEY, HS_ALTERNATE, SWT_KEY, OTHER_ACCOUNT_KEY]:
+        for text in _encodings(secret):
+            assert text not in stored
+    modulus = _b64_int(fx.rsa_private.public_key().public_numbers().n)
+    assert base64.b64encode(modulus).decode() not in stored
+
+
+def test_no_key_or_token_in_logs(fx: Fixtures, caplog: pytest.LogCaptureFixture) -> None:
+    caplog.set_level(logging.DEBUG)
+    good, bad = hs256(), hs256(role="admin")
+    assert get_key(fx.base, fx.hs.kid, good).status_code == 200
+    assert get_key(fx.base, fx.hs.kid, bad).status_code == 403
+    assert post_license(fx.base, [fx.hs.kid], good).status_code == 200
+    assert httpx.get(f"{fx.base}/keydelivery/hls/{fx.hs.kid}?token=garbage{good}",
+                     timeout=30).status_code == 401
+    # The test's own HTTP client logs its URLs; everything else is the server's.
+    server_records = [r for r in caplog.records if not r.name.startswith(("httpx", "httpcore"))]
+    text = "\n".join(f"{r.name} {r.getMessage()} {r.exc_text or ''}" for r in server_records)
+    for token in (good, bad):
+        assert token not in text and token.split(".")[2] not in text
+    for encoded in _encodings(fx.hs.value) + _encodings(HS_KEY):
+        assert encoded not in text

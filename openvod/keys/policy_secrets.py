@@ -51,3 +51,13 @@ def unwrap_secrets(document: Any, master: MasterKey, policy_id: str) -> Any:
         else:
             out[name] = unwrap_secrets(value, master, policy_id)
     return out
+
+
+def has_clear_secrets(document: Any) -> bool:
+    """Whether any secret field of ``document`` is still in clear (stored before wrapping)."""
+    if isinstance(document, list):
+        return any(has_clear_secrets(item) for item in document)
+    if not isinstance(document, dict):
+        return False
+    return any((name in SECRET_FIELDS and isinstance(value, str)) or has_clear_secrets(value)
+               for name, value in document.items())
