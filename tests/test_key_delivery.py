@@ -3,6 +3,7 @@ CORS, and what is never answered (unknown keys, key bytes on refusal)."""
 
 from __future__ import annotations
 
+import base64
 import uuid
 from collections.abc import Iterator
 
@@ -23,6 +24,7 @@ from tests.key_delivery_support import (
     post_license,
     publish,
 )
+from tests.origin_support import start_origin, stop_process
 from tests.test_api_sdk import sdk_client
 
 
@@ -108,3 +110,75 @@ def test_policy_changes_take_effect_at_once(server: ServerHandle, client: AzureM
             restriction=ams.ContentKeyPolicyOpenRestriction())]))
     refused = get_key(server.base_url, key.kid)
     assert refused.status_code == 403 and key.value not in refused.content
+
+
+def test_predefined_encrypting_policies(client: AzureMediaServices) -> None:
+    envelope = client.streaming_policies.get(RG, ACC, "Predefined_ClearKey").envelope_encryption
+    assert envelope.enabled_protocols.as_dict() == {
+        "download": False, "dash": True, "hls": True, "smooth_streaming": True}
+    cenc_only = client.streaming_policies.get(RG, ACC, "Predefined_MultiDrmCencStreaming")
+    assert cenc_only.common_encryption_cbcs is None
+    assert cenc_only.common_encryption_cenc.drm.play_ready is not None
+    multi = client.streaming_policies.get(RG, ACC, "Predefined_MultiDrmStreaming")
+    assert multi.common_encryption_cenc.enabled_protocols.as_dict() == {
+        "download": False, "dash": True, "hls": False, "smooth_streaming": True}
+    assert multi.common_encryption_cbcs.enabled_protocols.as_dict() == {
+        "download": False, "dash": False, "hls": True, "smooth_streaming": False}
+    assert multi.common_encryption_cbcs.drm.fair_play is not None
+    publish(client, "multi-loc", "open", streaming_policy="Predefined_MultiDrmStreaming")
+    keys = client.streaming_locators.list_content_keys(RG, ACC, "multi-loc").content_keys
+    assert sorted(k.type for k in keys) == ["CommonEncryptionCbcs", "CommonEncryptionCenc"]
+    assert {k.policy_name for k in keys} == {"open"} and len({k.id for k in keys}) == 2
+
+
+def test_key_policy_from_the_streaming_policys_default_key(
+    server: ServerHandle, client: AzureMediaServices,
+) -> None:
+    open_policy(client, "scheme-default")
+    client.streaming_policies.create(RG, ACC, "envelope-custom", ams.StreamingPolicy(
+        envelope_encryption=ams.EnvelopeEncryption(
+            enabled_protocols=ams.EnabledProtocols(download=False, dash=False, hls=True,
+                                                   smooth_streaming=False),
+            content_keys=ams.StreamingPolicyContentKeys(default_key=ams.DefaultKey(
+                label="main", policy_name="scheme-default")))))
+    client.streaming_locators.create(RG, ACC, "custom-loc", ams.StreamingLocator(
+        asset_name="kd-asset", streaming_policy_name="envelope-custom"))
+    keys = client.streaming_locators.list_content_keys(RG, ACC, "custom-loc").content_keys
+    assert [(k.label_reference_in_streaming_policy, k.policy_name) for k in keys] == [
+        ("main", "scheme-default")]
+    got = get_key(server.base_url, uuid.UUID(keys[0].id))
+    assert got.status_code == 200 and base64.b64decode(keys[0].value) == got.content
+
+
+def test_given_content_keys_are_used_and_validated(server: ServerHandle,
+                                                   client: AzureMediaServices) -> None:
+    kid, value = uuid.uuid4(), bytes(range(100, 116))
+    client.streaming_locators.create(RG, ACC, "given-loc", ams.StreamingLocator(
+        asset_name="kd-asset", streaming_policy_name="Predefined_ClearKey",
+        default_content_key_policy_name="open",
+        content_keys=[ams.StreamingLocatorContentKey(
+            id=str(kid), value=base64.b64encode(value).decode())]))
+    assert get_key(server.base_url, kid).content == value
+    for bad in ({"id": "not-a-guid", "value": base64.b64encode(value).decode()},
+                {"id": str(uuid.uuid4()), "value": base64.b64encode(b"short").decode()},
+                {"id": str(uuid.uuid4()), "value": "***"}):
+        got = httpx.put(
+            f"{server.base_url}{server.account_path}/streamingLocators/bad-given"
+            "?api-version=2022-08-01", timeout=30,
+            headers={"Authorization": f"Bearer {server.token}"},
+            json={"properties": {"assetName": "kd-asset",
+                                 "streamingPolicyName": "Predefined_ClearKey",
+                                 "contentKeys": [bad]}})
+        assert got.status_code == 400, got.text
+
+
+def test_openvod_origin_delivers_keys(server: ServerHandle, open_key: LocatorKey) -> None:
+    proc, url = start_origin(server, 1, None)
+    try:
+        got = get_key(url, open_key.kid)
+        assert got.status_code == 200 and got.content == open_key.value
+        license_ = post_license(url, [open_key.kid])
+        assert b64url_decode(license_.json()["keys"][0]["k"]) == open_key.value
+        assert get_key(url, uuid.uuid4()).status_code == 404
+    finally:
+        stop_process(proc)
