@@ -13,7 +13,7 @@ from sqlalchemy.orm import Session
 from openvod.clock import iso
 from openvod.db.models import Resource
 from openvod.errors import ConflictError, InvalidRequestError
-from openvod.keys.content_keys import locator_keys, wrap_key_entry
+from openvod.keys.content_keys import stored_locator_keys, wrap_key_entry
 from openvod.keys.master import MasterKey
 from openvod.resources.actions import (
     AssetStreamingLocator,
@@ -237,7 +237,7 @@ def content_keys(
     """``listContentKeys``: the locator's keys with their values (unwrapped)."""
     row = require_resource(session, account, KIND, name, "streaming locator")
     entries = row.extra.get("keys", [])
-    values = {key.id: key.value for key in locator_keys({"contentKeys": entries}, master)}
+    values = {key.id: key.value for key in stored_locator_keys(row.extra, master)}
     listed = [{**{k: v for k, v in e.items() if k != "wrappedValue"},
                "value": base64.b64encode(values[uuid.UUID(str(e["id"]))]).decode()}
               for e in entries]
