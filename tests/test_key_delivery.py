@@ -172,7 +172,10 @@ def test_given_content_keys_are_used_and_validated(server: ServerHandle,
         assert got.status_code == 400, got.text
 
 
-def test_openvod_origin_delivers_keys(server: ServerHandle, open_key: LocatorKey) -> None:
+def test_openvod_origin_delivers_keys(server: ServerHandle, open_key: LocatorKey,
+                                      monkeypatch: pytest.MonkeyPatch) -> None:
+    if server.ctx.settings.database_url:  # the origin shares the server's database
+        monkeypatch.setenv("OPENVOD_DATABASE_URL", server.ctx.settings.database_url)
     proc, url = start_origin(server, 1, None)
     try:
         got = get_key(url, open_key.kid)
