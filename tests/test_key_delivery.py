@@ -185,3 +185,12 @@ def test_openvod_origin_delivers_keys(server: ServerHandle, open_key: LocatorKey
         assert get_key(url, uuid.uuid4()).status_code == 404
     finally:
         stop_process(proc)
+
+
+def test_deleted_locator_takes_its_key_along(server: ServerHandle,
+                                             client: AzureMediaServices) -> None:
+    key = publish(client, "doomed-loc", "open")
+    assert get_key(server.base_url, key.kid).status_code == 200
+    client.streaming_locators.delete(RG, ACC, "doomed-loc")
+    gone = get_key(server.base_url, key.kid)
+    assert gone.status_code == 404 and key.value not in gone.content

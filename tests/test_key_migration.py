@@ -1,5 +1,6 @@
-"""Migration 0005 wraps the clear content keys and policy secrets that the code before it
-stored (a database at revision 0004 holding rows in that code's shape), in place."""
+"""Migrations 0004 and 0005 index and wrap, in place, the clear content keys and policy
+secrets that the code before them stored (a database at revision 0003 holding rows in
+that code's shape)."""
 
 from __future__ import annotations
 
@@ -19,8 +20,9 @@ from openvod.context import open_context
 from openvod.db.engine import alembic_config, create_db_engine
 from openvod.services import content_key_policies as key_policies
 from openvod.services import locators
-from openvod.services.key_delivery import deliver_keys
+from openvod.services.key_delivery import deliver_keys, locators_holding
 from openvod.services.repository import account_ref, find_account, get_resource
+from tests.test_migrations import _plans
 
 NS = "#Microsoft.Media."
 _meta = sa.MetaData()
@@ -80,7 +82,7 @@ def _old_database(data_dir: Path) -> str:
     now = utcnow()
     with engine.begin() as conn:
         cfg.attributes["connection"] = conn
-        command.upgrade(cfg, "0004")
+        command.upgrade(cfg, "0003")
         account_id = conn.execute(sa.insert(_accounts).values(
             name="Old", name_key="old", subscription_id="sub", resource_group="rg",
             location="local", media_service_id=str(uuid.uuid4()), tags={}, properties={},
@@ -144,3 +146,17 @@ def test_clear_keys_and_secrets_are_wrapped_in_place(tmp_path: Path) -> None:
     ctx = open_context(Settings(data_dir=tmp_path))
     ctx.engine.dispose()
     assert _database_text(url) == after
+
+
+def test_keys_are_found_by_index(tmp_path: Path) -> None:
+    _old_database(tmp_path)
+    ctx = open_context(Settings(data_dir=tmp_path))
+    try:
+        with ctx.session() as s:
+            plans = _plans(ctx, lambda: locators_holding(s, KID))
+        (plan,) = [p for p in plans if "locator_content_keys" in p]
+        assert "SEARCH locator_content_keys USING" in plan and "(key_id=?)" in plan, plan
+        with ctx.session() as s:
+            assert [row.name for row, _ in locators_holding(s, KID)] == ["loc"]
+    finally:
+        ctx.engine.dispose()

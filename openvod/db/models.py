@@ -157,3 +157,17 @@ class KeyTokenUse(Base):
     uses: Mapped[int] = mapped_column(Integer, default=0)
     created_at: Mapped[datetime]
     expires_at: Mapped[datetime | None] = mapped_column(nullable=True)
+
+
+class LocatorContentKey(Base):
+    """Which locator holds a content key: key delivery finds keys by id through this.
+
+    The key itself stays (wrapped) in the locator's ``extra``; a key id given to several
+    locators has a row for each. Rows go with their locator (ON DELETE CASCADE).
+    """
+
+    __tablename__ = "locator_content_keys"
+
+    key_id: Mapped[str] = mapped_column(String(36), primary_key=True)
+    resource_id: Mapped[int] = mapped_column(
+        ForeignKey("resources.id", ondelete="CASCADE"), primary_key=True, index=True)

@@ -1,8 +1,8 @@
 """Key delivery: which content keys a request may have, decided per key by its policy.
 
-A key is found by its id among the streaming locators' keys; the content key policy
-the locator gave it (``policyName``) is read from the database on every request, so a
-policy change takes effect at once. The options whose configuration is
+A key is found by its id (``locator_content_keys``) among the streaming locators' keys;
+the content key policy the locator gave it (``policyName``) is read from the database on
+every request, so a policy change takes effect at once. The options whose configuration is
 ``ContentKeyPolicyClearKeyConfiguration`` are the ones that deliver keys in clear
 (HLS AES-128 and SAMPLE-AES keys, W3C ClearKey licenses); a key is given when one of
 their restrictions passes (Open, or a valid token). Tokens with a ``maxuses`` claim
@@ -15,11 +15,11 @@ import uuid
 from collections.abc import Sequence
 from datetime import UTC, datetime
 
-from sqlalchemy import String, cast, select, update
+from sqlalchemy import select, update
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
 
-from openvod.db.models import Account, KeyTokenUse, Resource
+from openvod.db.models import Account, KeyTokenUse, LocatorContentKey, Resource
 from openvod.errors import AuthenticationError, AuthorizationError, NotFoundError, OpenvodError
 from openvod.keys.content_keys import ContentKey, read_key_entry
 from openvod.keys.master import MasterKey
@@ -36,11 +36,12 @@ from openvod.services.repository import account_ref, get_resource
 LOCATORS = "streamingLocators"
 
 
-def _locators_holding(session: Session, kid: uuid.UUID) -> list[tuple[Resource, dict]]:
+def locators_holding(session: Session, kid: uuid.UUID) -> list[tuple[Resource, dict]]:
     """(locator row, stored key entry) of every locator holding key ``kid``."""
     text = str(kid)
-    rows = session.scalars(select(Resource).where(
-        Resource.kind == LOCATORS, cast(Resource.extra, String).contains(text)))
+    rows = session.scalars(select(Resource).join(
+        LocatorContentKey, LocatorContentKey.resource_id == Resource.id).where(
+        LocatorContentKey.key_id == text, Resource.kind == LOCATORS).order_by(Resource.id))
     return [(row, entry) for row in rows for entry in row.extra.get("keys", [])
             if str(entry.get("id", "")).lower() == text]
 
@@ -82,7 +83,7 @@ def _authorize_one(
     session: Session, master: MasterKey, kid: uuid.UUID, token: str | None, now: datetime
 ) -> tuple[ContentKey, AcceptedToken | None]:
     """The key ``kid`` and the token that opened it, or the reason it stays closed."""
-    holders = _locators_holding(session, kid)
+    holders = locators_holding(session, kid)
     if not holders:
         raise NotFoundError("Unknown content key.")
     refusal: OpenvodError | None = None

@@ -11,7 +11,7 @@ from urllib.parse import quote
 from sqlalchemy.orm import Session
 
 from openvod.clock import iso
-from openvod.db.models import Resource
+from openvod.db.models import LocatorContentKey, Resource
 from openvod.errors import ConflictError, InvalidRequestError
 from openvod.keys.content_keys import stored_locator_keys, wrap_key_entry
 from openvod.keys.master import MasterKey
@@ -91,11 +91,15 @@ def create(
     keys = [wrap_key_entry(entry, master) for entry in _content_keys(
         policy, policy_name, props.content_keys or [], key_policy,
         policy.default_content_key_policy_name)]
-    return save_resource(
+    row = save_resource(
         session, account, KIND, name, stored, resource_uuid=locator_id, extra={"keys": keys},
         asset=asset.name, streaming_policy=policy_name,
         content_key_policy=key_policy,
     )
+    session.add_all(LocatorContentKey(key_id=str(key["id"]).lower(), resource_id=row.id)
+                    for key in keys)
+    session.flush()
+    return row
 
 
 def _locator_id(session: Session, requested: uuid.UUID | None) -> str:
