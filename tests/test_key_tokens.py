@@ -363,3 +363,14 @@ def test_no_key_or_token_in_logs(fx: Fixtures, caplog: pytest.LogCaptureFixture)
         assert token not in text and token.split(".")[2] not in text
     for encoded in _encodings(fx.hs.value) + _encodings(HS_KEY):
         assert encoded not in text
+
+
+def test_unusable_rsa_key_is_skipped_for_the_alternate(server: ServerHandle, fx: Fixtures) -> None:
+    client = sdk_client(server)
+    broken = ams.ContentKeyPolicyRsaTokenKey(exponent=b"\x03", modulus=b"\x04")
+    put_policy(client, "broken-rsa", clear_key_option(jwt_restriction(
+        broken, alternates=[symmetric_key(HS_ALTERNATE)])))
+    key = publish(client, "broken-rsa-loc", "broken-rsa")
+    rs = jwt.encode(claims(), fx.rsa_private, algorithm="RS256")
+    assert_refused(get_key(fx.base, key.kid, rs), 401, key)
+    assert get_key(fx.base, key.kid, hs256(HS_ALTERNATE)).content == key.value

@@ -86,7 +86,10 @@ def jwt_verifier(key: TokenKey) -> tuple[bytes | RSAPublicKey, list[str]] | None
     if isinstance(key, ContentKeyPolicySymmetricTokenKey):
         return base64.b64decode(key.key_value), HMAC_ALGORITHMS
     if isinstance(key, ContentKeyPolicyRsaTokenKey):
-        return _rsa_key(key), RSA_ALGORITHMS
+        try:
+            return _rsa_key(key), RSA_ALGORITHMS
+        except ValueError:  # not a usable RSA public key (say, an even modulus)
+            return None
     public = _x509_key(key)
     return (public, RSA_ALGORITHMS) if public is not None else None
 
