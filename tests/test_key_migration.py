@@ -11,6 +11,7 @@ import uuid
 from pathlib import Path
 
 import jwt
+import pytest
 import sqlalchemy as sa
 from alembic import command
 
@@ -18,6 +19,7 @@ from openvod.clock import utcnow
 from openvod.config import Settings
 from openvod.context import open_context
 from openvod.db.engine import alembic_config, create_db_engine
+from openvod.errors import AuthorizationError
 from openvod.services import content_key_policies as key_policies
 from openvod.services import locators
 from openvod.services.key_delivery import deliver_keys, locators_holding
@@ -45,6 +47,7 @@ _resources = sa.Table(
 )
 KEY = os.urandom(16)
 KID = uuid.uuid4()
+BROKEN_KID = uuid.uuid4()
 SECRET = os.urandom(64)
 PFX_PASSWORD = "pfx-password-in-clear"
 
@@ -87,7 +90,7 @@ def _old_database(data_dir: Path) -> str:
             name="Old", name_key="old", subscription_id="sub", resource_group="rg",
             location="local", media_service_id=str(uuid.uuid4()), tags={}, properties={},
             created_at=now, modified_at=now).returning(_accounts.c.id)).scalar_one()
-        rows = [
+        rows: list[tuple[str, str, dict[str, object], dict[str, object]]] = [
             ("contentKeyPolicies", "Tokens", _policy_properties(), {}),
             ("assets", "movie", {"container": "asset-movie"}, {}),
             ("streamingLocators", "loc", {"assetName": "movie",
@@ -95,6 +98,13 @@ def _old_database(data_dir: Path) -> str:
                                           "defaultContentKeyPolicyName": "Tokens"},
              _locator_extra()),
         ]
+        broken = {"configuration": {"@odata.type": NS + "ContentKeyPolicyClearKeyConfiguration"},
+                  "restriction": {"@odata.type": NS + "ContentKeyPolicyTokenRestriction"}}
+        rows.append(("contentKeyPolicies", "Broken", {"options": [broken]}, {}))
+        rows.append(("streamingLocators", "broken-loc", {
+            "assetName": "movie", "streamingPolicyName": "Predefined_ClearKey"},
+            {"keys": [{"id": str(BROKEN_KID), "type": "EnvelopeEncryption",
+                       "value": base64.b64encode(KEY).decode(), "policyName": "Broken"}]}))
         for kind, name, props, extra in rows:
             conn.execute(sa.insert(_resources).values(
                 account_id=account_id, kind=kind, parent_key="", name=name,
@@ -158,5 +168,15 @@ def test_keys_are_found_by_index(tmp_path: Path) -> None:
         assert "SEARCH locator_content_keys USING" in plan and "(key_id=?)" in plan, plan
         with ctx.session() as s:
             assert [row.name for row, _ in locators_holding(s, KID)] == ["loc"]
+    finally:
+        ctx.engine.dispose()
+
+
+def test_an_invalid_stored_option_opens_nothing(tmp_path: Path) -> None:
+    _old_database(tmp_path)
+    ctx = open_context(Settings(data_dir=tmp_path))
+    try:
+        with ctx.session() as s, pytest.raises(AuthorizationError):
+            deliver_keys(s, ctx.master_key, [BROKEN_KID], None, utcnow())
     finally:
         ctx.engine.dispose()

@@ -7,9 +7,11 @@ streaming locator or a streaming policy cannot be deleted.
 
 from __future__ import annotations
 
+import logging
 import uuid
 from typing import Any
 
+from pydantic import ValidationError
 from sqlalchemy.orm import Session
 
 from openvod.clock import iso
@@ -32,6 +34,8 @@ from openvod.services.repository import (
     require_resource,
     save_resource,
 )
+
+log = logging.getLogger(__name__)
 
 KIND = "contentKeyPolicies"
 TYPE = "Microsoft.Media/mediaservices/contentKeyPolicies"
@@ -100,8 +104,15 @@ def delete(session: Session, account: AccountRef, name: str) -> bool:
 def options_with_secrets(row: Resource, master: MasterKey) -> list[ContentKeyPolicyOption]:
     """The policy's options as models, secrets unwrapped (for key delivery only)."""
     props = unwrap_secrets(row.properties, master, row.resource_uuid)
-    return [ContentKeyPolicyOption.model_validate(option, strict=False)
-            for option in props.get("options", [])]
+    options = []
+    for index, option in enumerate(props.get("options", [])):
+        try:
+            options.append(ContentKeyPolicyOption.model_validate(option, strict=False))
+        except ValidationError:
+            # Stored before policies were typed and no longer valid: it opens nothing.
+            log.warning("content key policy %s: option %d is not valid; ignored",
+                        row.resource_uuid, index)
+    return options
 
 
 def properties(
