@@ -30,8 +30,9 @@ from cryptography.hazmat.primitives import hashes, serialization
 from cryptography.hazmat.primitives.asymmetric import rsa
 from cryptography.x509.oid import NameOID
 
+from openvod.db.models import KeyTokenUse
 from openvod.keydelivery.requests import b64url_decode
-from openvod.keys.tokens import CONTENT_KEY_CLAIM, MAX_USES_CLAIM
+from openvod.keys.tokens import CONTENT_KEY_CLAIM, MAX_USES_CLAIM, token_hash
 from tests.conftest import ServerHandle
 from tests.key_delivery_support import (
     ACC,
@@ -374,3 +375,15 @@ def test_unusable_rsa_key_is_skipped_for_the_alternate(server: ServerHandle, fx:
     rs = jwt.encode(claims(), fx.rsa_private, algorithm="RS256")
     assert_refused(get_key(fx.base, key.kid, rs), 401, key)
     assert get_key(fx.base, key.kid, hs256(HS_ALTERNATE)).content == key.value
+
+
+def test_counts_of_long_expired_tokens_are_purged(server: ServerHandle, fx: Fixtures) -> None:
+    old = datetime.now(UTC) - timedelta(days=2)
+    with server.ctx.engine.begin() as conn:
+        conn.execute(sa.insert(KeyTokenUse.__table__).values(
+            token_hash="0" * 64, uses=1, created_at=old, expires_at=old))
+    token = hs256(**{MAX_USES_CLAIM: 1, "jti": str(uuid.uuid4())})
+    assert get_key(fx.base, fx.hs.kid, token).content == fx.hs.value
+    with server.ctx.engine.connect() as conn:
+        hashes = {h for (h,) in conn.execute(sa.select(KeyTokenUse.token_hash))}
+    assert "0" * 64 not in hashes and token_hash(token) in hashes

@@ -152,6 +152,7 @@ class KeyTokenUse(Base):
     """
 
     __tablename__ = "key_token_uses"
+    __table_args__ = (Index("ix_key_token_uses_expires_at", "expires_at"),)
 
     token_hash: Mapped[str] = mapped_column(String(64), primary_key=True)
     uses: Mapped[int] = mapped_column(Integer, default=0)

@@ -13,9 +13,9 @@ from __future__ import annotations
 
 import uuid
 from collections.abc import Sequence
-from datetime import UTC, datetime
+from datetime import UTC, datetime, timedelta
 
-from sqlalchemy import select, update
+from sqlalchemy import delete, select, update
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
 
@@ -34,6 +34,8 @@ from openvod.services.arm import AccountRef
 from openvod.services.repository import account_ref, get_resource
 
 LOCATORS = "streamingLocators"
+# Counts of expired tokens are kept past the clock skew a token is allowed, then purged.
+EXPIRED_COUNTS_KEPT_SECONDS = 3600
 
 
 def locators_holding(session: Session, kid: uuid.UUID) -> list[tuple[Resource, dict]]:
@@ -116,6 +118,7 @@ def count_use(session: Session, accepted: AcceptedToken, now: datetime) -> None:
             return
         if session.get(KeyTokenUse, accepted.token_hash) is not None or limit < 1:
             raise used_up
+        _forget_expired(session, now)
         try:
             with session.begin_nested():
                 session.add(KeyTokenUse(token_hash=accepted.token_hash, uses=1, created_at=now,
@@ -124,6 +127,12 @@ def count_use(session: Session, accepted: AcceptedToken, now: datetime) -> None:
         except IntegrityError:
             continue
     raise used_up
+
+
+def _forget_expired(session: Session, now: datetime) -> None:
+    """Drop the counts of tokens expired a while ago (they open nothing any more)."""
+    session.execute(delete(KeyTokenUse).where(
+        KeyTokenUse.expires_at < now - timedelta(seconds=EXPIRED_COUNTS_KEPT_SECONDS)))
 
 
 def _expiry(accepted: AcceptedToken) -> datetime | None:

@@ -43,6 +43,7 @@ def upgrade() -> None:
         sa.Column("created_at", sa.DateTime(timezone=True), nullable=False),
         sa.Column("expires_at", sa.DateTime(timezone=True), nullable=True),
     )
+    op.create_index("ix_key_token_uses_expires_at", "key_token_uses", ["expires_at"])
     table = op.create_table(
         "locator_content_keys",
         sa.Column("key_id", sa.String(length=36), primary_key=True),
@@ -58,4 +59,5 @@ def downgrade() -> None:
     """Revert this migration."""
     op.drop_index("ix_locator_content_keys_resource_id", "locator_content_keys")
     op.drop_table("locator_content_keys")
+    op.drop_index("ix_key_token_uses_expires_at", "key_token_uses")
     op.drop_table("key_token_uses")
