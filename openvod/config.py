@@ -5,7 +5,7 @@ from __future__ import annotations
 import os
 import tomllib
 from pathlib import Path
-from typing import Any
+from typing import Any, Literal
 
 from pydantic import Field
 from pydantic_settings import BaseSettings, SettingsConfigDict
@@ -149,6 +149,12 @@ class Settings(BaseSettings):
         "storage keys, content keys, policy secrets). Default: made once in the data folder "
         "as keys/master.key (mode 0600). Keep a copy: without it nothing wrapped can be read.",
         repr=False,
+    )
+    storage_encryption: Literal["requested", "always"] = Field(
+        default="requested",
+        description="Storage encryption at rest: 'requested' encrypts the assets created with "
+        "storageEncryptionFormat MediaStorageClientEncryption; 'always' encrypts every new asset "
+        "(AES-256-CTR, a key per asset wrapped by the master key). Existing assets keep theirs.",
     )
     speech_model: str | None = Field(
         default=None,

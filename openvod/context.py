@@ -15,14 +15,21 @@ from sqlalchemy.orm import Session, sessionmaker
 from openvod.config import Settings
 from openvod.db.engine import create_db_engine, migrate, session_factory
 from openvod.keys.master import MasterKey, load_master_key
+from openvod.keys.storage_keys import ContainerKeys
 from openvod.storage.limits import StoreLimits
 from openvod.storage.local import LocalBlobStore
+from openvod.storage.sealed import SealedStore
 from openvod.storage.store import BlobStore
 
 
 @dataclass
 class Context:
-    """Settings, database and blob store of one openvod process."""
+    """Settings, database and blob store of one openvod process.
+
+    ``store`` is what the services use: it encrypts and decrypts the containers of
+    storage-encrypted assets (:class:`~openvod.storage.sealed.SealedStore`); its ``raw``
+    is the store as SAS clients see it.
+    """
 
     settings: Settings
     engine: Engine
@@ -30,6 +37,7 @@ class Context:
     store: BlobStore
     storage_key: bytes
     master_key: MasterKey
+    container_keys: ContainerKeys | None = None
 
     @contextmanager
     def session(self) -> Iterator[Session]:
@@ -63,20 +71,24 @@ def open_context(settings: Settings, *, run_migrations: bool = True) -> Context:
     data_dir = settings.resolved_data_dir
     data_dir.mkdir(parents=True, exist_ok=True)
     engine = create_db_engine(settings.resolved_database_url)
-    master_key = load_master_key(data_dir / "keys" / "master.key", settings.master_key)
+    master = load_master_key(data_dir / "keys" / "master.key", settings.master_key)
     if run_migrations:
-        migrate(engine, master_key)
+        migrate(engine, master)  # migrations wrap secrets older versions kept in clear
     limits = StoreLimits(
         max_blob_bytes=settings.blob_max_bytes,
         block_expiry_seconds=settings.uncommitted_block_hours * 3600,
     )
-    store = LocalBlobStore(data_dir / "blobs", limits)
+    raw_store = LocalBlobStore(data_dir / "blobs", limits)
     key = _load_or_create_key(data_dir / "keys" / "storage-account.key")
-    return Context(
+    sessions = session_factory(engine)
+    ctx = Context(
         settings=settings,
         engine=engine,
-        sessions=session_factory(engine),
-        store=store,
+        sessions=sessions,
+        store=raw_store,
         storage_key=key,
-        master_key=master_key,
+        master_key=master,
     )
+    ctx.container_keys = ContainerKeys(ctx.session, master)
+    ctx.store = SealedStore(raw_store, ctx.container_keys)
+    return ctx

@@ -151,14 +151,9 @@ class Probe:
     audio_frames: int
 
 
-def _input_options(url: str) -> list[str]:
-    """AMS segment URLs have no file extension: let ffmpeg's HLS demuxer accept them."""
-    return ["-extension_picky", "0"] if url.startswith("http") else []
-
-
 def ffmpeg_decode(url: str) -> str:
     """Decode every stream of ``url`` to nowhere; returns ffmpeg's error output."""
-    cmd = [str(ffmpeg()), "-v", "error", *_input_options(url), "-i", url,
+    cmd = [str(ffmpeg()), "-v", "error", "-i", url,
            "-map", "0", "-f", "null", "-"]  # fmt: skip
     result = subprocess.run(cmd, capture_output=True, text=True, timeout=60)
     assert result.returncode == 0, result.stderr
@@ -167,7 +162,7 @@ def ffmpeg_decode(url: str) -> str:
 
 def count_frames(url: str, stream: str = "v:0") -> int:
     """Decoded frames of one stream of ``url`` (ffprobe -count_frames)."""
-    cmd = [str(ffprobe()), "-v", "error", *_input_options(url), "-select_streams", stream,
+    cmd = [str(ffprobe()), "-v", "error", "-select_streams", stream,
            "-count_frames", "-show_entries", "stream=nb_read_frames", "-of", "json",
            url]  # fmt: skip
     result = subprocess.run(cmd, capture_output=True, text=True, timeout=60, check=True)

@@ -74,6 +74,7 @@ SEEDS = [
     ("PATCH", r"/assets/\{name\}$", "asset"),
     ("POST", r"/assets/\{name\}/listContainerSas$", "sas"),
     ("POST", r"/assets/\{name\}/listStreamingLocators$", "none"),
+    ("POST", r"/assets/\{name\}/getEncryptionKey$", "none"),
     ("PUT", r"/transforms/\{name\}$", "transform"),
     ("PATCH", r"/transforms/\{name\}$", "transform"),
     ("PUT", r"/jobs/\{name\}$", "job"),

@@ -199,7 +199,8 @@ def test_defaults_follow_ams() -> None:
             [MP4],
             "profile",
         ),
-        ([{"@odata.type": NS + "H265Video", "layers": []}], [MP4], "codecs[0].@odata.type"),
+        ([{"@odata.type": NS + "H265Video", "layers": []}], [MP4], "codecs[0].layers"),
+        ([{"@odata.type": NS + "VP9Video", "layers": []}], [MP4], "codecs[0].@odata.type"),
         ([{"@odata.type": NS + "Mystery"}], [MP4], "codecs[0].@odata.type"),
         ([H264], [], "preset.formats"),
         ([], [MP4], "preset.codecs"),
@@ -238,10 +239,21 @@ def test_duplicate_labels_are_rejected() -> None:
         parse_preset(standard([H264, {**AAC, "label": "HD"}], [MP4]))
 
 
-def test_overlays_are_rejected_clearly() -> None:
-    overlay = {"@odata.type": NS + "VideoOverlay", "inputLabel": "logo"}
-    with pytest.raises(InvalidPresetError, match=r"filters\.overlays.*not supported"):
-        parse_preset(standard([H264], [MP4], filters={"overlays": [overlay]}))
+def test_overlays_parse_and_bad_ones_are_named() -> None:
+    overlay = {"@odata.type": NS + "VideoOverlay", "inputLabel": "logo", "start": "PT1S",
+               "opacity": 0.5, "position": {"left": "10%", "top": "20", "width": "64"}}
+    sound = {"@odata.type": NS + "AudioOverlay", "inputLabel": "tone", "audioGainLevel": 0.25}
+    preset = parse_preset(standard([H264], [MP4], filters={"overlays": [overlay, sound]}))
+    assert isinstance(preset, StandardPreset)
+    picture, audio = preset.filters.overlays
+    assert (picture.video, picture.start_seconds, picture.opacity) == (True, 1.0, 0.5)
+    assert picture.position is not None and picture.position.left == Dimension(10, True)
+    assert (audio.video, audio.audio_gain, audio.end_seconds) == (False, 0.25, None)
+    with pytest.raises(InvalidPresetError, match=r"filters\.overlays\[0\]\.opacity"):
+        parse_preset(standard([H264], [MP4], filters={"overlays": [{**overlay, "opacity": 2}]}))
+    with pytest.raises(InvalidPresetError, match=r"filters\.overlays\[0\]\.inputLabel"):
+        parse_preset(standard([H264], [MP4], filters={"overlays": [
+            {"@odata.type": NS + "AudioOverlay"}]}))
 
 
 def test_filters_parse() -> None:

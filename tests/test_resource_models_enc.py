@@ -15,7 +15,7 @@ from azure.mgmt.media import AzureMediaServices
 from azure.mgmt.media import models as ams
 from azure.mgmt.media._serialization import Serializer
 
-from openvod.encoding.builtin import SUPPORTED_NAMES, expand_builtin
+from openvod.encoding.builtin import SUPPORTED_NAMES, SourceAnalysis, expand_builtin
 from openvod.encoding.presets import BuiltInPreset, parse_preset
 from openvod.errors import InvalidRequestError
 from openvod.resources.base import parse
@@ -169,8 +169,9 @@ def test_every_builtin_name_the_model_accepts_expands(name: str) -> None:
     body = {"@odata.type": NS + "BuiltInStandardEncoderPreset", "presetName": name.lower()}
     preset = parse_preset(body)
     assert isinstance(preset, BuiltInPreset) and preset.name == name
+    analysis = SourceAnalysis(bits_per_pixel=0.05, key_frame_times=(0.0, 2.0))
     expanded = expand_builtin(preset, width=1280, height=720, frame_rate=Fraction(25),
-                              video_bitrate_bps=None)
+                              video_bitrate_bps=None, analysis=analysis)
     assert expanded.codecs and expanded.formats
 
 
@@ -192,7 +193,10 @@ def job_body(**props: Any) -> dict[str, Any]:
     ({"input": {"@odata.type": NS + "JobInputHttp", "baseUri": 5}},
      "'properties.input.baseUri'"),
     ({"input": {"@odata.type": NS + "JobInputSequence", "inputs": []}},
-     "'properties.input.@odata.type' #Microsoft.Media.JobInputSequence is not supported"),
+     "'properties.input.inputs' list should have at least 1 item"),
+    ({"input": {"@odata.type": NS + "JobInputSequence", "inputs": [
+        {"@odata.type": NS + "JobInputSequence", "inputs": []}]}},
+     "'properties.input.inputs[0].@odata.type' may not nest a JobInputSequence"),
     ({"input": {"@odata.type": NS + "JobInputClip", "files": ["a.mp4"]}},
      "'properties.input.@odata.type' #Microsoft.Media.JobInputClip is abstract"),
     ({"input": {"@odata.type": NS + "JobInputs", "inputs": [

@@ -16,7 +16,7 @@ from openvod.resources.actions import ListContainerSasResponse, ListStreamingLoc
 from openvod.resources.assets import Asset, ListContainerSasInput
 from openvod.resources.jobs import Job, JobUpdate
 from openvod.resources.transforms import Transform, TransformUpdate
-from openvod.services import accounts, assets, jobs, locators, transforms
+from openvod.services import accounts, assets, jobs, locators, storage_encryption, transforms
 from openvod.services.arm import AccountRef, page
 from openvod.services.repository import account_ref, find_account, require_resource
 from openvod.services.tokens import Grant
@@ -131,9 +131,12 @@ def put_asset(
     with ctx.session() as s:
         row, created = assets.create_or_update(
             s, acct, name, body, storage_account_name=ctx.settings.storage_account_name,
+            master_key=ctx.master_key, storage_encryption=ctx.settings.storage_encryption,
         )
         doc = assets.to_arm(acct, row)
     if created:
+        if ctx.container_keys is not None:
+            ctx.container_keys.forget(doc["properties"]["container"])
         _provision(ctx, acct, name, doc["properties"]["container"])
     return _created(doc, created)
 
@@ -189,6 +192,16 @@ def list_container_sas(
             storage_key=ctx.storage_key,
             max_hours=ctx.settings.sas_max_hours,
         )
+
+
+@router.post(P + "/assets/{name}/getEncryptionKey")
+def get_encryption_key(
+    name: str, acct: AccountRef = Depends(account), ctx: Context = Depends(get_ctx)
+) -> Body:
+    """The storage encryption key and file IVs of an encrypted asset (400 for a clear one)."""
+    raw = getattr(ctx.store, "raw", ctx.store)
+    with ctx.session() as s:
+        return storage_encryption.encryption_key_data(s, acct, name, ctx.master_key, raw)
 
 
 @router.post(P + "/assets/{name}/listStreamingLocators")

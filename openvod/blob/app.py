@@ -46,6 +46,7 @@ from openvod.httpkit.ranges import ByteSpan, content_range
 from openvod.storage import limits
 from openvod.storage.names import validate_container_name
 from openvod.storage.sas import SAS_VERSION, check_permission, verify_sas
+from openvod.storage.sealed import STAGING_PREFIX
 from openvod.storage.store import BlobInfo, BlobStore, BlobWriter, md5_of
 
 logger = logging.getLogger(__name__)
@@ -102,6 +103,9 @@ class BlobApp:
         clock: Callable[[], datetime] | None = None,
     ) -> None:
         self.store = store
+        # Reads give what is stored (ciphertext for storage-encrypted assets, as in AMS);
+        # writes go through ``store``, which encrypts for those assets.
+        self.raw: BlobStore = getattr(store, "raw", store)
         self.account_name = account_name
         self._account_key = account_key
         self._clock = clock or (lambda: datetime.now(UTC))
@@ -223,7 +227,7 @@ class BlobApp:
     async def _existing(self, call: _Call) -> BlobInfo | None:
         assert call.blob is not None
         try:
-            return await _run(self.store.get_info, call.container, call.blob)
+            return await _run(self.raw.get_info, call.container, call.blob)
         except NotFoundError as exc:
             if exc.code == "BlobNotFound":
                 return None
@@ -296,7 +300,7 @@ class BlobApp:
     async def _delete_blob(self, call: _Call) -> Response:
         assert call.blob is not None
         self._authenticate(call, blob_scope=True, required="d")
-        info = await _run(self.store.get_info, call.container, call.blob)
+        info = await _run(self.raw.get_info, call.container, call.blob)
         check_conditions(call.headers, info, write=True)
         await _run(self.store.delete_blob, call.container, call.blob)
         return Response(status_code=202, headers={"x-ms-delete-type-permanent": "true"})
@@ -306,7 +310,7 @@ class BlobApp:
     async def _get_blob_properties(self, call: _Call) -> Response:
         assert call.blob is not None
         self._authenticate(call, blob_scope=True, required="r")
-        info = await _run(self.store.get_info, call.container, call.blob)
+        info = await _run(self.raw.get_info, call.container, call.blob)
         check_conditions(call.headers, info, write=False)
         return Response(status_code=200, headers=blob_headers(info))
 
@@ -323,8 +327,8 @@ class BlobApp:
     def _open(self, container: str, name: str) -> tuple[BinaryIO, BlobInfo]:
         """Open the blob and describe the very version that was opened."""
         for _ in range(3):
-            handle = self.store.open_read(container, name)
-            info = self.store.get_info(container, name)
+            handle = self.raw.open_read(container, name)
+            info = self.raw.get_info(container, name)
             if handle.seek(0, 2) == info.size_bytes:
                 return handle, info
             handle.close()  # replaced between the two calls: try again
@@ -362,7 +366,8 @@ class BlobApp:
         delimiter = call.query.get("delimiter", "")
         marker = call.query.get("marker", "")
         max_results = parse_max_results(call.query.get("maxresults"))
-        blobs = await _run(self.store.list_blobs, call.container, prefix)
+        blobs = await _run(self.raw.list_blobs, call.container, prefix)
+        blobs = [b for b in blobs if not b.name.startswith(STAGING_PREFIX)]
         page = page_listing(blobs, prefix, delimiter, marker, max_results or MAX_LIST_RESULTS)
         host = call.headers.get("host", "localhost")
         body = build_blob_list(

@@ -15,10 +15,17 @@ keyframes), constant frame rate equal to the source, square pixels, 4:2:0,
 from __future__ import annotations
 
 import math
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from fractions import Fraction
 from pathlib import Path
 
+from openvod.encoding.gop import gop_frame_count, key_frame_rule
+from openvod.encoding.overlays import (
+    OverlaySource,
+    compose_audio,
+    compose_video,
+    overlay_input_options,
+)
 from openvod.encoding.plan import (
     AudioEncode,
     EncodePlan,
@@ -27,8 +34,9 @@ from openvod.encoding.plan import (
     StreamCopy,
     VideoEncode,
 )
-from openvod.encoding.presets import H264Layer
+from openvod.encoding.presets import DDAudio, H264Layer, H265Video
 from openvod.encoding.source import InputFile, Segment
+from openvod.encoding.x265 import x265_options
 
 X264_PRESETS = {"Speed": "veryfast", "Balanced": "medium", "Quality": "slow"}
 CHANNEL_LAYOUTS = {
@@ -53,12 +61,19 @@ def build_command(
     inputs: Sequence[InputFile],
     output_dir: Path,
     image_dir: Path,
+    overlays: Mapping[str, OverlaySource] | None = None,
 ) -> list[str]:
-    """The full argv: global options, inputs, filtergraph, then one output per file/image job."""
+    """The full argv: global options, inputs, filtergraph, then one output per file/image job.
+
+    ``overlays`` maps job input labels to the extra inputs the preset's overlays read
+    (numbered after ``inputs``).
+    """
     argv = [str(ffmpeg), *global_options()]
     for item in inputs:
         argv += input_options(item, plan)
-    graph = filtergraph(plan)
+    for source in sorted((overlays or {}).values(), key=lambda o: o.index):
+        argv += overlay_input_options(source)
+    graph = filtergraph(plan, overlays)
     if graph:
         argv += ["-filter_complex", graph]  # one decode feeds every rendition
     branch = _BranchCounter()
@@ -96,29 +111,28 @@ def input_options(item: InputFile, plan: EncodePlan) -> list[str]:
     return [*options, "-i", str(item.path)]
 
 
-def filtergraph(plan: EncodePlan) -> str:
+def filtergraph(plan: EncodePlan, overlays: Mapping[str, OverlaySource] | None = None) -> str:
     """The -filter_complex text: source chains, split per rendition, per-branch scaling."""
     chains: list[str] = []
     video_branches = [f.video for f in plan.files if isinstance(f.video, VideoEncode)]
     audio_branches = [a for f in plan.files for a in f.audios if isinstance(a, AudioEncode)]
     n_video = len(video_branches) + len(plan.images)
+    overlays = overlays or {}
     if n_video:
-        chains.append(
-            _video_source(plan) + f"split={n_video}" + "".join(f"[vs{i}]" for i in range(n_video))
-        )
+        outs = "".join(f"[vs{i}]" for i in range(n_video))
+        chains.append(_video_source(plan, overlays) + f"split={n_video}" + outs)
         chains += [_video_branch(v, i) for i, v in enumerate(video_branches)]
         start = len(video_branches)
         chains += [_image_branch(job, start + i, i, plan) for i, job in enumerate(plan.images)]
     if audio_branches:
         n_audio = len(audio_branches)
-        chains.append(
-            _audio_source(plan) + f"asplit={n_audio}" + "".join(f"[as{i}]" for i in range(n_audio))
-        )
+        outs = "".join(f"[as{i}]" for i in range(n_audio))
+        chains.append(_audio_source(plan, overlays) + f"asplit={n_audio}" + outs)
         chains += [_audio_branch(a, i) for i, a in enumerate(audio_branches)]
     return ";".join(chains)
 
 
-def _video_source(plan: EncodePlan) -> str:
+def _video_source(plan: EncodePlan, overlays: Mapping[str, OverlaySource]) -> str:
     """Picture from the input(s) up to the split: stitch, deinterlace, rotate, crop, fps, fades."""
     source = plan.source
     steps: list[str] = []
@@ -143,6 +157,11 @@ def _video_source(plan: EncodePlan) -> str:
     # Constant frame rate equal to the source, starting at 0 like the audio (pads or trims).
     steps.append(f"fps={_rate(source.frame_rate)}:start_time=0")
     steps += _fade_filters(plan)
+    if overlays and any(o.video for o in filters.overlays):
+        size = (source.width, source.height)
+        composed = compose_video("vbase", filters.overlays, overlays, size,
+                                 source.duration_seconds)  # fmt: skip
+        return head + ",".join(steps) + "[vbase];" + composed + ","
     return head + ",".join(steps) + ","
 
 
@@ -238,11 +257,17 @@ def _best_filters(plan: EncodePlan) -> str:
     return f"trim=duration={_seconds(window)},framestep={step},thumbnail=n={candidates}"
 
 
-def _audio_source(plan: EncodePlan) -> str:
+def _audio_source(plan: EncodePlan, overlays: Mapping[str, OverlaySource]) -> str:
     """Sound up to the split, starting at 0 with gaps filled so it lines up with the video."""
     if plan.source.input_count > 1:
-        return _stitch_audio(plan) + "[acat];[acat]"
-    return f"[0:{_segment(plan, 0).audio_pad}]aresample=async=1:first_pts=0,"
+        head = _stitch_audio(plan) + "[acat];[acat]"
+    else:
+        head = f"[0:{_segment(plan, 0).audio_pad}]aresample=async=1:first_pts=0,"
+    if overlays and plan.filters.overlays:
+        mixed = compose_audio("abase", plan.filters.overlays, overlays,
+                              plan.source.duration_seconds)  # fmt: skip
+        return head + "anull[abase];" + mixed + ","
+    return head
 
 
 def _stitch_audio(plan: EncodePlan) -> str:
@@ -287,12 +312,14 @@ def media_output_options(media: MediaFile, plan: EncodePlan, branch: _BranchCoun
     """Maps, codecs and muxer options of one MP4/TS file (video first: track 1)."""
     options: list[str] = []
     if isinstance(media.video, VideoEncode):
-        options += ["-map", f"[v{branch.next_video()}]", *x264_options(media.video)]
+        encoder = x265_options if isinstance(media.video.codec, H265Video) else x264_options
+        options += ["-map", f"[v{branch.next_video()}]", *encoder(media.video)]
     elif isinstance(media.video, StreamCopy):
         options += ["-map", f"0:{media.video.stream_index}", "-c:v", "copy"]  # as in the source
     for j, audio in enumerate(media.audios):
         if isinstance(audio, AudioEncode):
-            options += ["-map", f"[a{branch.next_audio()}]", *aac_options(audio, j)]
+            encode_audio = ac3_options if isinstance(audio.codec, DDAudio) else aac_options
+            options += ["-map", f"[a{branch.next_audio()}]", *encode_audio(audio, j)]
         else:
             options += ["-map", f"0:{audio.stream_index}", f"-c:a:{j}", "copy"]
         if plan.source.audio_language:
@@ -312,15 +339,14 @@ def media_output_options(media: MediaFile, plan: EncodePlan, branch: _BranchCoun
 def x264_options(video: VideoEncode) -> list[str]:
     """Encoder options of one H.264 rendition."""
     layer, codec = video.layer, video.codec
-    interval = codec.key_frame_interval_seconds
-    gop_frames = max(1, math.ceil(interval * float(video.frame_rate)))
+    gop_frames = gop_frame_count(codec, video.frame_rate)
     params = ["open-gop=0"]  # closed GOPs: every segment decodes on its own
     options = [
         "-c:v", "libx264",
         "-preset:v", X264_PRESETS[codec.complexity],  # AMS complexity → x264 speed/quality
         # Keyframes on the clock, not on frame counts, so every rendition (even at another
         # frame rate) has them at the same timestamps; the origin cuts segments there.
-        "-force_key_frames", f"expr:gte(t,n_forced*{_seconds(interval)})",
+        "-force_key_frames", key_frame_rule(codec, video.frame_rate),
         "-forced-idr", "1",  # forced keyframes are IDR frames (a clean switch point)
         "-g", str(gop_frames),  # x264's own maximum GOP, never shorter than the forced one
         "-keyint_min", str(gop_frames),  # no extra keyframes in between
@@ -328,12 +354,13 @@ def x264_options(video: VideoEncode) -> list[str]:
     ]  # fmt: skip
     if not codec.scene_change_detection:
         options += ["-sc_threshold", "0"]  # scene-cut keyframes would differ between renditions
-    options += _rate_control(video, params)
+    options += rate_control(video, params)
     options += _h264_tools(layer, params)
     return [*options, "-x264-params", ":".join(params)]
 
 
-def _rate_control(video: VideoEncode, params: list[str]) -> list[str]:
+def rate_control(video: VideoEncode, params: list[str]) -> list[str]:
+    """Bitrate options of a rendition (``params`` gets encoder-private additions)."""
     layer, mode = video.layer, video.codec.rate_control_mode
     bitrate = layer.bitrate_bps
     peak = layer.max_bitrate_bps or bitrate
@@ -367,6 +394,14 @@ def _h264_tools(layer: H264Layer, params: list[str]) -> list[str]:
     if layer.entropy_mode == "Cavlc":
         params.append("cabac=0")
     return options
+
+
+def ac3_options(audio: AudioEncode, index: int) -> list[str]:
+    """Dolby Digital (AC-3) options of audio stream ``index`` (DDAudio)."""
+    return [
+        f"-c:a:{index}", "ac3",  # ffmpeg's native AC-3 encoder; MP4 sample entry 'ac-3' + dac3
+        f"-b:a:{index}", str(audio.codec.bitrate_bps),
+    ]  # fmt: skip
 
 
 def aac_options(audio: AudioEncode, index: int) -> list[str]:

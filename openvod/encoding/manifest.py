@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from openvod.encoding.plan import AudioEncode, AudioOut, EncodePlan, StreamCopy, VideoEncode
+from openvod.encoding.presets import DDAudio
 from openvod.media.ism import IsmTrack, ServerManifest, audio_track_name
 
 
@@ -42,8 +43,9 @@ def _audio_entry(audio: AudioOut, plan: EncodePlan) -> tuple[int, str]:
     language = plan.source.audio_language
     if isinstance(audio, AudioEncode):
         codec = audio.codec
+        name = "ac3" if isinstance(codec, DDAudio) else "aac"
         return codec.bitrate_bps, audio_track_name(
-            "aac", language, codec.channels, codec.bitrate_bps
+            name, language, codec.channels, codec.bitrate_bps
         )
     bitrate = audio.bitrate_bps or 0
     codec_name = plan.source.audio_codec or "aac"

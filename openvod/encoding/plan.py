@@ -20,9 +20,11 @@ from openvod.encoding.presets import (
     Container,
     CopyAudio,
     CopyVideo,
+    DDAudio,
     Filters,
     H264Layer,
     H264Video,
+    H265Video,
     ImageCodec,
     ImageFormat,
     ImageKind,
@@ -290,7 +292,7 @@ def _media_name(
     if isinstance(video, VideoEncode):
         values["Bitrate"] = str(video.layer.bitrate_bps // 1000)
         values["Resolution"] = f"{video.width}x{video.height}"
-        values["Codec"] = "H264"
+        values["Codec"] = "H265" if isinstance(video.codec, H265Video) else "H264"
     elif isinstance(video, StreamCopy):
         values["Bitrate"] = str((video.bitrate_bps or 0) // 1000 or "")
         values["Resolution"] = f"{source.width}x{source.height}"
@@ -299,7 +301,7 @@ def _media_name(
         audio = audios[0]
         if isinstance(audio, AudioEncode):
             values["Bitrate"] = str(audio.codec.bitrate_bps // 1000)
-            values["Codec"] = "AACLC"
+            values["Codec"] = "DD" if isinstance(audio.codec, DDAudio) else "AACLC"
         else:
             values["Bitrate"] = str((audio.bitrate_bps or 0) // 1000 or "")
             values["Codec"] = (source.audio_codec or "").upper()

@@ -68,6 +68,18 @@ class H264Video:
     stretch_mode: StretchMode = "AutoSize"
     scene_change_detection: bool = False
     rate_control_mode: RateControlMode = "ABR"
+    # Keyframes at these source times instead of every key_frame_interval (Saas*Aligned presets).
+    key_frame_times: tuple[float, ...] | None = None
+
+
+@dataclass(frozen=True)
+class H265Video(H264Video):
+    """``#Microsoft.Media.H265Video``: HEVC layers (libx265, ``hvc1``), GOP-aligned like H.264.
+
+    It carries the same fields as :class:`H264Video` (AMS's two models share
+    them; ``entropyMode`` does not exist for HEVC, which is always CABAC), so
+    planning treats both alike and only the encoder options differ.
+    """
 
 
 @dataclass(frozen=True)
@@ -79,6 +91,13 @@ class AacAudio:
     sampling_rate: int = 48000
     bitrate_bps: int = 128000
     profile: str = "AacLc"
+
+
+@dataclass(frozen=True)
+class DDAudio(AacAudio):
+    """``#Microsoft.Media.DDAudio``: Dolby Digital (AC-3), 192 kbps stereo unless asked."""
+
+    bitrate_bps: int = 192000
 
 
 @dataclass(frozen=True)
@@ -119,7 +138,7 @@ class ImageCodec:
     stretch_mode: StretchMode = "AutoSize"
 
 
-Codec = H264Video | AacAudio | CopyVideo | CopyAudio | ImageCodec
+Codec = H264Video | AacAudio | CopyVideo | CopyAudio | ImageCodec  # incl. H265Video, DDAudio
 
 
 @dataclass(frozen=True)
@@ -227,6 +246,16 @@ def _dimension(text: str | None) -> Dimension | None:
 def _codec(codec: wire.Codec) -> Codec:
     if isinstance(codec, wire.H264Video):
         return _h264(codec)
+    if isinstance(codec, wire.H265Video):
+        return _h265(codec)
+    if isinstance(codec, wire.DDAudio):
+        return DDAudio(
+            label=codec.label,
+            channels=codec.channels or 2,
+            sampling_rate=codec.sampling_rate or 48000,
+            bitrate_bps=codec.bitrate or 192000,
+            profile="DD",
+        )
     if isinstance(codec, wire.AacAudio):
         return AacAudio(
             label=codec.label,
@@ -252,6 +281,35 @@ def _h264(codec: wire.H264Video) -> H264Video:
         stretch_mode=codec.stretch_mode or "AutoSize",
         scene_change_detection=bool(codec.scene_change_detection),
         rate_control_mode=rate_control,
+    )
+
+
+def _h265(codec: wire.H265Video) -> H265Video:
+    return H265Video(
+        layers=tuple(_h265_layer(layer) for layer in codec.layers),
+        label=codec.label,
+        key_frame_interval_seconds=_seconds(codec.key_frame_interval, 2.0),
+        complexity=codec.complexity or "Balanced",
+        stretch_mode=codec.stretch_mode or "AutoSize",
+        scene_change_detection=bool(codec.scene_change_detection),
+    )
+
+
+def _h265_layer(layer: wire.H265Layer) -> H264Layer:
+    return H264Layer(
+        bitrate_bps=layer.bitrate,
+        width=_dimension(layer.width),
+        height=_dimension(layer.height),
+        label=layer.label,
+        max_bitrate_bps=layer.max_bitrate,
+        buffer_window_seconds=_seconds(layer.buffer_window, 5.0),
+        profile=layer.profile or "Auto",
+        level=None if layer.level is None else parse_level(layer.level),
+        b_frames=layer.b_frames,
+        reference_frames=layer.reference_frames,
+        adaptive_b_frame=layer.adaptive_b_frame,
+        slices=layer.slices,
+        frame_rate=None if layer.frame_rate is None else parse_frame_rate(layer.frame_rate),
     )
 
 

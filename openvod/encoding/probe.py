@@ -86,8 +86,11 @@ class MediaInfo:
         return self.audio is not None
 
 
-def probe(path: Path, *, timeout_seconds: float = 120.0) -> MediaInfo:
-    """Probe ``path`` with ffprobe; raise MediaError if it is not media ffmpeg can read."""
+def probe(path: Path, *, timeout_seconds: float = 120.0, allow_still: bool = False) -> MediaInfo:
+    """Probe ``path`` with ffprobe; raise MediaError if it is not media ffmpeg can read.
+
+    ``allow_still`` accepts a still image (no duration: 0 s), as overlays may be.
+    """
     argv = [
         str(ffprobe()),
         "-v", "error",  # only real problems on stderr; they become the error message
@@ -114,7 +117,7 @@ def probe(path: Path, *, timeout_seconds: float = 120.0) -> MediaInfo:
         data = json.loads(done.stdout or "{}")
     except json.JSONDecodeError as exc:
         raise MediaError(f"ffprobe gave unreadable output for '{path.name}'") from exc
-    return parse_probe_json(data, path.name)
+    return parse_probe_json(data, path.name, allow_still=allow_still)
 
 
 def _last_line(stderr: str) -> str:
@@ -126,7 +129,9 @@ def _last_line(stderr: str) -> str:
     return last.split(": ", 1)[1] if ": " in last and last.count(": ") == 1 else last
 
 
-def parse_probe_json(data: Mapping[str, Any], name: str) -> MediaInfo:
+def parse_probe_json(
+    data: Mapping[str, Any], name: str, *, allow_still: bool = False
+) -> MediaInfo:
     """Turn ffprobe's ``-show_format -show_streams`` JSON into a MediaInfo."""
     fmt = data.get("format") or {}
     format_name = str(fmt.get("format_name") or "")
@@ -141,7 +146,9 @@ def parse_probe_json(data: Mapping[str, Any], name: str) -> MediaInfo:
     if duration is None:
         durations = [s.duration_seconds for s in usable if s.duration_seconds]
         duration = max(durations) if durations else None
-    if duration is None or duration <= 0:
+    if allow_still and not duration:
+        duration = 0.0
+    elif duration is None or duration <= 0:
         raise MediaError(f"The input file '{name}' has no duration; is it a still image?")
     return MediaInfo(
         name=name,

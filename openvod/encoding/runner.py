@@ -26,9 +26,16 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from openvod.encoding.builtin import expand_builtin
+from openvod.encoding.analysis import measure_bits_per_pixel, source_keyframe_times
+from openvod.encoding.builtin import (
+    SourceAnalysis,
+    expand_builtin,
+    needs_complexity,
+    needs_key_frames,
+)
 from openvod.encoding.command import build_command
 from openvod.encoding.manifest import build_server_manifest
+from openvod.encoding.overlays import OverlaySource
 from openvod.encoding.plan import EncodePlan, build_plan
 from openvod.encoding.presets import BuiltInPreset, Filters, StandardPreset, parse_preset
 from openvod.encoding.probe import MediaInfo, probe
@@ -53,6 +60,7 @@ STDERR_TAIL_LINES = 40
 _TRUNCATION_MARKERS = ("partial file", "moov atom not found", "Truncating packet")
 # How much shorter than expected the output may be before the input counts as truncated.
 SHORT_OUTPUT_TOLERANCE_SECONDS = 1.0
+IMAGE_CODECS = frozenset({"png", "mjpeg", "bmp", "webp", "tiff"})  # overlays shown as stills
 _LOG_PREFIX = re.compile(r"^(\[[^\]]*@ 0x[0-9a-f]+\]\s*)+")
 
 
@@ -171,17 +179,18 @@ def encode(
     for item in inputs:
         if not item.path.is_file():
             raise EncodeError(f"The input file '{item.path.name}' does not exist")
-    infos = [_probe_input(item.path) for item in inputs]
     filters = parsed.filters if isinstance(parsed, StandardPreset) else Filters()
+    inputs, overlays = _split_overlay_inputs(inputs, filters)
+    infos = [_probe_input(item.path) for item in inputs]
     source = describe_source(inputs, infos, filters)
-    plan = build_plan(_standard(parsed, source), source, basename, infos[0].name)
+    plan = build_plan(_standard(parsed, source, inputs), source, basename, infos[0].name)
     tracker = ProgressTracker(source.duration_seconds, on_progress)
     output_dir.mkdir(parents=True, exist_ok=True)
     with tempfile.TemporaryDirectory(prefix="openvod-encode-", dir=work_dir) as temp:
         staged, images = Path(temp) / "out", Path(temp) / "images"
         staged.mkdir()
         images.mkdir()
-        argv = build_command(ffmpeg(), plan, inputs, staged, images)
+        argv = build_command(ffmpeg(), plan, inputs, staged, images, overlays)
         result = run_logged(argv, cancel=cancel, on_stdout_line=tracker.feed)
         _check_result(result, infos)
         names = _finish(plan, staged, images)
@@ -192,16 +201,39 @@ def encode(
     return written
 
 
-def _probe_input(path: Path) -> MediaInfo:
+def _split_overlay_inputs(
+    inputs: Sequence[InputFile], filters: Filters
+) -> tuple[list[InputFile], dict[str, OverlaySource]]:
+    """The inputs to encode, and the inputs the overlays read (by label), numbered after them."""
+    wanted = {o.input_label for o in filters.overlays}
+    main = [item for item in inputs if item.label is None or item.label not in wanted]
+    found = {item.label: item for item in inputs if item.label in wanted}
+    for label in sorted(wanted - set(found)):
+        raise EncodeError(f"The overlay's inputLabel '{label}' names no job input")
+    if not main:
+        raise EncodeError("Every job input is an overlay; there is nothing to overlay onto")
+    sources = {}
+    for offset, (label, item) in enumerate(sorted(found.items())):
+        info = _probe_input(item.path, allow_still=True)
+        still = bool(info.video and info.video.codec in IMAGE_CODECS and not info.has_audio)
+        sources[str(label)] = OverlaySource(
+            item.path, len(main) + offset, still, info.has_video, info.has_audio
+        )
+    return main, sources
+
+
+def _probe_input(path: Path, *, allow_still: bool = False) -> MediaInfo:
     try:
-        return probe(path)
+        return probe(path, allow_still=allow_still)
     except EncodeError:
         raise
     except MediaError as exc:  # an input the encoder cannot read fails the job output
         raise EncodeError(exc.message, code=MALFORMED) from exc
 
 
-def _standard(parsed: BuiltInPreset | StandardPreset, source: SourceSpec) -> StandardPreset:
+def _standard(
+    parsed: BuiltInPreset | StandardPreset, source: SourceSpec, inputs: Sequence[InputFile]
+) -> StandardPreset:
     if isinstance(parsed, StandardPreset):
         return parsed
     return expand_builtin(
@@ -210,7 +242,30 @@ def _standard(parsed: BuiltInPreset | StandardPreset, source: SourceSpec) -> Sta
         height=source.height,
         frame_rate=source.frame_rate,
         video_bitrate_bps=source.video_bitrate_bps,
+        analysis=_analyse(parsed.name, source, inputs),
     )
+
+
+def _analyse(name: str, source: SourceSpec, inputs: Sequence[InputFile]) -> SourceAnalysis:
+    """The measurements the built-in ``name`` needs (none for most), of the first input."""
+    if not source.has_video:
+        return SourceAnalysis()
+    first = inputs[0]
+    bits = None
+    if needs_complexity(name):
+        bits = measure_bits_per_pixel(
+            first.path,
+            start_seconds=first.start_seconds or 0.0,
+            duration_seconds=source.segments[0].duration_seconds
+            if source.segments
+            else source.duration_seconds,
+            frame_rate=float(source.frame_rate),
+        )
+        log.info("%s: the source needs %.4f bits/pixel at CRF 23", name, bits)
+    times = None
+    if needs_key_frames(name) and source.video_stream_index is not None:
+        times = source_keyframe_times(first.path, source.video_stream_index)
+    return SourceAnalysis(bits, times)
 
 
 def _input_name(infos: Sequence[MediaInfo]) -> str:

@@ -22,6 +22,7 @@ class InputFile:
     path: Path
     start_seconds: float | None = None
     end_seconds: float | None = None
+    label: str | None = None  # the job input's label (overlays name their input by it)
 
 
 @dataclass(frozen=True)

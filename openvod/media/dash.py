@@ -154,8 +154,10 @@ def _adaptation_set(
         if rates:
             attributes += f' maxFrameRate="{_frame_rate(max(rates))}"'
     else:
-        attributes += f' lang="{escape(first.track.language)}"'
+        attributes += f' lang="{escape(first.language)}"'
     lines = [f"    <AdaptationSet {attributes}>"]
+    if first.title:  # the .ism's title: the name players list the language under
+        lines.append(f"      <Label>{escape(first.title)}</Label>")
     if role is not None:
         lines.append(f'      <Role schemeIdUri="{ROLE_SCHEME}" value="{role}"/>')
     shared = _shares_template(renditions)
@@ -169,13 +171,13 @@ def _adaptation_set(
 
 
 def _audio_sets(audio: Sequence[Rendition]) -> list[list[Rendition]]:
-    """Audio renditions grouped by language, codec and channel count (in listing order)."""
-    groups: dict[tuple[str, str, int], list[Rendition]] = {}
+    """Audio renditions grouped by language, title, codec and channel count (in listing
+    order): one AdaptationSet per language of a multi-language asset."""
+    groups: dict[tuple[str, str, str, int], list[Rendition]] = {}
     for rendition in audio:
         track = rendition.track
-        groups.setdefault((track.language, track.codec_string, track.channels), []).append(
-            rendition
-        )
+        key = (rendition.language, rendition.title, track.codec_string, track.channels)
+        groups.setdefault(key, []).append(rendition)
     return list(groups.values())
 
 

@@ -102,21 +102,30 @@ def _playlist_uri(rendition: Rendition, fmt: HlsFormat, options: ManifestOptions
 
 
 def _audio_names(audio: Sequence[Rendition]) -> list[str]:
-    """NAME values, unique within the group (the track name, plus bitrate when shared)."""
-    names = [r.track_name for r in audio]
+    """NAME values, unique within the group: the .ism title, else the track name (plus the
+    bitrate when shared)."""
+    names = [r.title or r.track_name for r in audio]
     return [
         name if names.count(name) == 1 else f"{name}_{r.bitrate_bps}"
         for name, r in zip(names, audio, strict=True)
     ]
 
 
+def quoted_string(text: str) -> str:
+    """``text`` as an RFC 8216 quoted-string value: no double quote, CR or LF inside."""
+    return text.replace('"', "'").replace("\r", " ").replace("\n", " ")
+
+
 def _media_lines(audio: Sequence[Rendition], fmt: HlsFormat, options: ManifestOptions) -> list[str]:
+    """One EXT-X-MEDIA per audio rendition (one per language for a multi-language asset);
+    the first is the DEFAULT."""
     lines = []
     for index, (rendition, name) in enumerate(zip(audio, _audio_names(audio), strict=True)):
         track = rendition.track
         lines.append(
-            f'#EXT-X-MEDIA:TYPE=AUDIO,GROUP-ID="{AUDIO_GROUP}",NAME="{name}",'
-            f'LANGUAGE="{track.language}",DEFAULT={"YES" if index == 0 else "NO"},'
+            f'#EXT-X-MEDIA:TYPE=AUDIO,GROUP-ID="{AUDIO_GROUP}",NAME="{quoted_string(name)}",'
+            f'LANGUAGE="{quoted_string(rendition.language)}",'
+            f'DEFAULT={"YES" if index == 0 else "NO"},'
             f'AUTOSELECT=YES,CHANNELS="{track.channels}",'
             f'URI="{_playlist_uri(rendition, fmt, options)}"'
         )

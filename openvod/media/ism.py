@@ -17,6 +17,18 @@ kbps)::
         </audio>
       </switch></body>
     </smil>
+
+Manifests written by hand for AMS (multi-language audio uploaded as-is) also
+give ``systemLanguage`` (RFC 1766/BCP 47, e.g. ``en``) and ``title`` on an
+entry, as attributes or as ``<param>`` elements, and often omit
+``systemBitrate`` (the origin measures the track) and ``trackID`` (the first
+track of the entry's kind in the file)::
+
+    <audio src="movie.mp4" systemLanguage="en" title="English" />
+    <audio src="movie_fr.mp4">
+      <param name="systemLanguage" value="fr" valuetype="data" />
+      <param name="title" value="Français" valuetype="data" />
+    </audio>
 """
 
 from __future__ import annotations
@@ -36,13 +48,19 @@ TrackKind = Literal["video", "audio", "textstream"]
 
 @dataclass(frozen=True)
 class IsmTrack:
-    """One ``<video>``/``<audio>``/``<textstream>`` entry: a track of one file."""
+    """One ``<video>``/``<audio>``/``<textstream>`` entry: a track of one file.
+
+    ``system_bitrate`` 0: not given; ``track_id`` 0: not given (the first
+    track of the kind); ``language`` and ``title`` as the manifest gives them.
+    """
 
     kind: TrackKind
     src: str
     system_bitrate: int  # bits per second
     track_id: int
     track_name: str | None = None
+    language: str | None = None
+    title: str | None = None
 
 
 @dataclass(frozen=True)
@@ -88,11 +106,18 @@ def build_ism(manifest: ServerManifest) -> str:
 
 
 def _track_lines(track: IsmTrack) -> list[str]:
-    params = [("trackID", str(track.track_id))]
+    params = [("trackID", str(track.track_id))] if track.track_id else []
     if track.track_name:
         params.append(("trackName", track.track_name))
+    attributes = f"src={_attr(track.src)}"
+    if track.system_bitrate:
+        attributes += f' systemBitrate="{int(track.system_bitrate)}"'
+    if track.language:
+        attributes += f" systemLanguage={_attr(track.language)}"
+    if track.title:
+        attributes += f" title={_attr(track.title)}"
     return [
-        f'      <{track.kind} src={_attr(track.src)} systemBitrate="{int(track.system_bitrate)}">',
+        f"      <{track.kind} {attributes}>",
         *(
             f'        <param name="{name}" value={_attr(value)} valuetype="data" />'
             for name, value in params
@@ -127,13 +152,25 @@ def _parse_track(el: ET.Element) -> IsmTrack:
         raise MediaError(f"An .ism <{kind}> entry has no src")
     params = {p.get("name", ""): p.get("value", "") for p in el if _local(p.tag) == "param"}
     try:
-        bitrate = int(el.get("systemBitrate") or 0)
-        track_id = int(params.get("trackID") or 1)
+        bitrate = int(el.get("systemBitrate") or params.get("systemBitrate") or 0)
+        track_id = int(params.get("trackID") or 0)
     except ValueError as exc:
         raise MediaError(
             f"The .ism entry for {src!r} has a non-numeric bitrate or trackID"
         ) from exc
-    return IsmTrack(kind, src, bitrate, track_id, params.get("trackName"))  # type: ignore[arg-type]
+    if bitrate < 0 or track_id < 0:
+        raise MediaError(f"The .ism entry for {src!r} has a negative bitrate or trackID")
+    language = (el.get("systemLanguage") or params.get("systemLanguage") or "").strip()
+    title = (el.get("title") or params.get("title") or "").strip()
+    return IsmTrack(
+        kind,  # type: ignore[arg-type]
+        src,
+        bitrate,
+        track_id,
+        params.get("trackName"),
+        language or None,
+        title or None,
+    )
 
 
 def _attr(value: str) -> str:

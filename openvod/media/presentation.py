@@ -43,13 +43,21 @@ T = TypeVar("T")
 
 @dataclass(frozen=True)
 class StreamSource:
-    """One track the server manifest (.ism) lists: which file, which track, what bitrate."""
+    """One track the server manifest (.ism) lists: which file, which track, what bitrate.
+
+    ``track_id`` 0 means the file's first track of the kind; ``bitrate_bps`` 0
+    means the track's own. ``language`` and ``title`` (the .ism's
+    ``systemLanguage`` and ``title``) override the track's ``mdhd`` language
+    and name the rendition in manifests.
+    """
 
     file_name: str  # blob name of the MP4 inside the asset
     kind: Literal["video", "audio"]
     track_id: int
     bitrate_bps: int  # the .ism systemBitrate; identifies the rendition in URLs
     track_name: str = ""  # audio: e.g. 'aac_und_2_128'; video: ''
+    language: str = ""
+    title: str = ""
 
 
 @dataclass(frozen=True, eq=False)
@@ -85,6 +93,16 @@ class Rendition:
     def track_name(self) -> str:
         """The name in URLs: 'video', or the audio track's name."""
         return VIDEO_TRACK if self.source.kind == "video" else self.source.track_name
+
+    @property
+    def language(self) -> str:
+        """The language manifests announce: the .ism's, else the track's ('und' if none)."""
+        return self.source.language or self.track.language
+
+    @property
+    def title(self) -> str:
+        """The human name the .ism gives the track ('' when none)."""
+        return self.source.title
 
     @property
     def timescale(self) -> int:
@@ -253,6 +271,7 @@ def build_presentation(
     if not sources:
         raise MediaError(f"presentation {name!r} lists no audio or video track")
     tracks = [_resolve_track(s, movies) for s in sources]
+    sources = [replace(s, track_id=t.track_id) for s, t in zip(sources, tracks, strict=True)]
     sources = _with_bitrates(sources, tracks)
     named = [_with_track_name(s, t) for s, t in zip(sources, tracks, strict=True)]
     _check_unique(named)
@@ -283,7 +302,12 @@ def _resolve_track(source: StreamSource, movies: Mapping[str, Movie]) -> Track:
     movie = movies.get(source.file_name)
     if movie is None:
         raise MediaError(f"{source.file_name!r} is listed for streaming but was not found")
-    track = next((t for t in movie.tracks if t.track_id == source.track_id), None)
+    if source.track_id == 0:  # not given: the first track of the kind
+        track = next((t for t in movie.tracks if t.kind == source.kind), None)
+        if track is None:
+            raise MediaError(f"{source.file_name!r} has no {source.kind} track")
+    else:
+        track = next((t for t in movie.tracks if t.track_id == source.track_id), None)
     if track is None:
         raise MediaError(f"{source.file_name!r} has no track {source.track_id}")
     if track.kind != source.kind:
@@ -308,24 +332,24 @@ def _with_bitrates(sources: Sequence[StreamSource], tracks: Sequence[Track]) -> 
     return filled
 
 
-def default_track_name(track: Track, bitrate_bps: int) -> str:
-    """An AMS-style audio track name: ``{codec}_{language}_{channels}_{kbps}``."""
+def default_track_name(track: Track, bitrate_bps: int, language: str = "") -> str:
+    """An AMS-style audio track name: ``{codec}_{language}_{channels}_{kbps}``
+    (``language`` overrides the track's own)."""
     codec = _CODEC_NAMES.get(track.codec, track.codec.lower())
     kbps = round(bitrate_bps / 1000)
-    return _NOT_NAME.sub("_", f"{codec}_{track.language}_{track.channels}_{kbps}")
+    language = language or track.language
+    return _NOT_NAME.sub("_", f"{codec}_{language}_{track.channels}_{kbps}")
 
 
 def _with_track_name(source: StreamSource, track: Track) -> StreamSource:
     """The source with a usable audio track name (derived when empty, sanitised otherwise)."""
     if source.kind == "video":
         return source
-    name = source.track_name or default_track_name(track, source.bitrate_bps)
+    name = source.track_name or default_track_name(track, source.bitrate_bps, source.language)
     name = _NOT_NAME.sub("_", name)
     if name.lower() in (VIDEO_TRACK, "audio") or not _NAME.fullmatch(name):
         raise MediaError(f"audio track name {source.track_name!r} cannot be used in URLs")
-    if name == source.track_name:
-        return source
-    return StreamSource(source.file_name, "audio", source.track_id, source.bitrate_bps, name)
+    return source if name == source.track_name else replace(source, track_name=name)
 
 
 def _check_unique(sources: Sequence[StreamSource]) -> None:
@@ -404,26 +428,30 @@ def _check_alignment(video: Sequence[Rendition]) -> None:
 def derive_sources(movies: Mapping[str, Movie]) -> list[StreamSource]:
     """Stream sources for an asset with MP4s but no .ism.
 
-    The first video track of every file, and the audio tracks of the first
-    file that has any; bitrates come from the tracks (or their sample sizes)
-    and are made unique by bumping collisions by 1 bps.
+    The first video track of every file; every audio track of the first file
+    that has any (one rendition per track: e.g. one per ``mdhd`` language),
+    plus the audio tracks of later files in a language not seen yet (an
+    encoded set repeats the same audio in each file). Bitrates come from the
+    tracks (or their sample sizes) and are made unique by bumping collisions
+    by 1 bps.
     """
     sources: list[StreamSource] = []
     used: set[int] = set()
-    have_audio = False
+    languages: set[str] | None = None  # of the audio taken so far; None before any
     for file_name, movie in movies.items():
         video = movie.track("video")
         if video is not None and len(video.samples):
             bitrate = _unique_bitrate(_track_bitrate(video), used)
             sources.append(StreamSource(file_name, "video", video.track_id, bitrate))
-        if have_audio:
-            continue
-        for track in movie.tracks:
-            if track.kind == "audio" and len(track.samples):
-                bitrate = _unique_bitrate(_track_bitrate(track), used)
-                name = default_track_name(track, bitrate)
-                sources.append(StreamSource(file_name, "audio", track.track_id, bitrate, name))
-                have_audio = True
+        audio = [t for t in movie.tracks if t.kind == "audio" and len(t.samples)]
+        if languages is not None:
+            audio = [t for t in audio if t.language != "und" and t.language not in languages]
+        for track in audio:
+            bitrate = _unique_bitrate(_track_bitrate(track), used)
+            name = default_track_name(track, bitrate)
+            sources.append(StreamSource(file_name, "audio", track.track_id, bitrate, name))
+        if audio:
+            languages = (languages or set()) | {t.language for t in audio}
     if not sources:
         raise MediaError("none of the asset's MP4 files has an audio or video track")
     return sources

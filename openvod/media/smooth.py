@@ -24,6 +24,7 @@ from __future__ import annotations
 
 import struct
 from collections.abc import Sequence
+from html import escape
 
 import numpy as np
 import numpy.typing as npt
@@ -163,7 +164,7 @@ def _stream_index(renditions: Sequence[Rendition], options: ManifestOptions) -> 
         )
         levels = [_video_level(i, r) for i, r in enumerate(renditions)]
     else:
-        attributes += f' Language="{first.track.language}"'
+        attributes += f' Language="{escape(first.language)}"'
         levels = [_audio_level(i, r) for i, r in enumerate(renditions)]
     body = "\n".join([*levels, _chunks(first)])
     return f"  <StreamIndex {attributes}>\n{body}\n  </StreamIndex>"

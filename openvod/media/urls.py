@@ -15,6 +15,20 @@ Three kinds of resource, each parsed into a typed request and formatted back
     QualityLevels(3000000)/Fragments(video=25600,format=mpd-time-csf)      fMP4 fragment
     QualityLevels(3000000)/Fragments(video=20000000)                       Smooth fragment
 
+The manifests write every HLS/DASH child URL with its real file extension,
+because players and ffmpeg (>= 7.1, ``allowed_segment_extensions``) judge a
+segment by the extension of its URL path::
+
+    QualityLevels(128000)/Manifest(aac_eng_2_128,format=m3u8-aapl).m3u8   media playlist
+    QualityLevels(3000000)/Fragments(video=25600,format=m3u8-aapl).ts      MPEG-TS segment
+    QualityLevels(3000000)/Fragments(video=i,format=m3u8-cmaf).mp4         fMP4 init segment
+    QualityLevels(3000000)/Fragments(video=25600,format=m3u8-cmaf).m4s     fMP4 fragment
+    QualityLevels(64000)/Fragments(sub_eng=0,format=m3u8-aapl).vtt         WebVTT (text tracks)
+
+The extension-less AMS forms keep answering the same bytes. An extension
+must be the one :func:`segment_extension` gives for the URL's format (``.vtt``
+only for text tracks, which the origin checks); Smooth fragments take none.
+
 Fragment times are decode times in the track's timescale, except Smooth
 fragments (no ``format``), whose times are in the manifest's 10 MHz units.
 Modifiers: ``encryption=cbc|cbcs|cbcs-aapl|cenc|piff``, ``filter=a;b``,
@@ -22,8 +36,8 @@ Modifiers: ``encryption=cbc|cbcs|cbcs-aapl|cenc|piff``, ``filter=a;b``,
 playlists and fragments only). Keywords, format names and modifier values
 are case-insensitive (formatting writes them in canonical case); track and
 filter names are case-sensitive. ``m3u8-aapl-v4`` is read as ``m3u8-aapl``.
-Anything else raises :class:`~openvod.errors.InvalidRequestError`. Paths are
-expected percent-decoded.
+Extensions are case-insensitive too. Anything else raises
+:class:`~openvod.errors.InvalidRequestError`. Paths are expected percent-decoded.
 """
 
 from __future__ import annotations
@@ -41,6 +55,7 @@ HlsFormat = Literal["m3u8-aapl", "m3u8-aapl-v3", "m3u8-cmaf"]
 DashFormat = Literal["mpd-time-csf", "mpd-time-cmaf"]
 Encryption = Literal["cbc", "cbcs", "cbcs-aapl", "cenc", "piff"]
 InitTime = Literal["i"]
+SegmentKind = Literal["video", "audio", "text"]
 
 MANIFEST_FORMATS: tuple[ManifestFormat, ...] = get_args(ManifestFormat)
 HLS_FORMATS: tuple[HlsFormat, ...] = get_args(HlsFormat)
@@ -56,9 +71,12 @@ _EXTENSIONS = {".m3u8": HLS_FORMATS, ".mpd": DASH_FORMATS}
 _NAME = re.compile(NAME_PATTERN)
 _MANIFEST = re.compile(r"manifest(?:\((?P<args>[^()]*)\))?(?P<ext>\.m3u8|\.mpd)?", re.I)
 _CHILD = re.compile(
-    r"qualitylevels\((?P<bitrate>[0-9]{1,10})\)/(?P<kind>manifest|fragments)\((?P<args>[^()]*)\)",
+    r"qualitylevels\((?P<bitrate>[0-9]{1,10})\)/(?P<kind>manifest|fragments)\((?P<args>[^()]*)\)"
+    r"(?P<ext>\.[a-z0-9]{1,4})?",
     re.I,
 )
+PLAYLIST_EXTENSION = ".m3u8"
+TEXT_EXTENSION = ".vtt"
 _TIME = re.compile(r"[0-9]{1,19}")
 _MAX_TIME = 2**63 - 1
 _MAX_BITRATE = 2**32 - 1
@@ -110,13 +128,17 @@ class ManifestRequest:
 
 @dataclass(frozen=True)
 class PlaylistRequest:
-    """An HLS media playlist (or I-frame playlist when ``keyframes``) of one rendition."""
+    """An HLS media playlist (or I-frame playlist when ``keyframes``) of one rendition.
+
+    ``extension`` is '' (the AMS form) or '.m3u8' (the form manifests write).
+    """
 
     bitrate: int
     track: str  # 'video' or the audio track name
     format: HlsFormat
     keyframes: bool = False
     options: ManifestOptions = NO_OPTIONS
+    extension: str = ""
 
 
 @dataclass(frozen=True)
@@ -125,6 +147,8 @@ class FragmentRequest:
 
     ``format`` 'smooth' is the Smooth form (no ``format=`` in the URL).
     ``keyframes`` asks for the single keyframe at ``time`` (HLS I-frame playlists).
+    ``extension`` is '' (the AMS form) or the segment's file extension
+    (``.ts``, ``.mp4``, ``.m4s``, ``.vtt``: the form manifests write).
     """
 
     bitrate: int
@@ -133,6 +157,7 @@ class FragmentRequest:
     format: ManifestFormat
     keyframes: bool = False
     options: ManifestOptions = NO_OPTIONS
+    extension: str = ""
 
 
 StreamingRequest = ManifestRequest | PlaylistRequest | FragmentRequest
@@ -153,9 +178,10 @@ def parse_streaming_path(path: str) -> StreamingRequest:
         bitrate = int(match.group("bitrate"))
         if not 0 < bitrate <= _MAX_BITRATE:
             raise _bad(f"bitrate {bitrate} out of range")
+        extension = (match.group("ext") or "").lower()
         if match.group("kind").lower() == "manifest":
-            return _parse_playlist(bitrate, match.group("args"))
-        return _parse_fragment(bitrate, match.group("args"))
+            return _parse_playlist(bitrate, match.group("args"), extension)
+        return _parse_fragment(bitrate, match.group("args"), extension)
     raise _bad(f"unknown resource {path!r}")
 
 
@@ -229,7 +255,7 @@ def _parse_track(name: str) -> str:
     return VIDEO_TRACK if name.lower() == VIDEO_TRACK else name
 
 
-def _parse_playlist(bitrate: int, args: str) -> PlaylistRequest:
+def _parse_playlist(bitrate: int, args: str, extension: str) -> PlaylistRequest:
     track, *rest = args.split(",")
     found = _split_modifiers(rest)
     fmt = _parse_format(found.pop("format")) if "format" in found else None
@@ -239,7 +265,9 @@ def _parse_playlist(bitrate: int, args: str) -> PlaylistRequest:
     name = _parse_track(track.strip())
     _check_keyframes(keyframes, name, fmt)
     options = _parse_options(found, allow_audio_only=False)
-    return PlaylistRequest(bitrate, name, cast(HlsFormat, fmt), keyframes, options)
+    if extension not in ("", PLAYLIST_EXTENSION):
+        raise _bad(f"a media playlist's extension is {PLAYLIST_EXTENSION}, not {extension!r}")
+    return PlaylistRequest(bitrate, name, cast(HlsFormat, fmt), keyframes, options, extension)
 
 
 def _check_keyframes(keyframes: bool, track: str, fmt: ManifestFormat) -> None:
@@ -247,7 +275,7 @@ def _check_keyframes(keyframes: bool, track: str, fmt: ManifestFormat) -> None:
         raise _bad("type=keyframes applies to video in m3u8-aapl and m3u8-cmaf only")
 
 
-def _parse_fragment(bitrate: int, args: str) -> FragmentRequest:
+def _parse_fragment(bitrate: int, args: str, extension: str) -> FragmentRequest:
     head, *rest = args.split(",")
     track, sep, time_text = head.partition("=")
     if not sep:
@@ -267,7 +295,17 @@ def _parse_fragment(bitrate: int, args: str) -> FragmentRequest:
         time = int(time_text)
     else:
         raise _bad(f"malformed fragment time {time_text!r}")
-    return FragmentRequest(bitrate, name, time, fmt, keyframes, options)
+    _check_extension(extension, fmt, time == INIT_TIME, keyframes)
+    return FragmentRequest(bitrate, name, time, fmt, keyframes, options, extension)
+
+
+def _check_extension(extension: str, fmt: ManifestFormat, init: bool, keyframes: bool) -> None:
+    """A fragment's extension must be none, or the one its format gives (or .vtt for text)."""
+    if not extension or extension == segment_extension(fmt, init=init):
+        return
+    if extension == TEXT_EXTENSION and fmt != "smooth" and not init and not keyframes:
+        return
+    raise _bad(f"extension {extension!r} does not match a {fmt} fragment")
 
 
 # --- formatting ------------------------------------------------------------------------------
@@ -294,11 +332,48 @@ def quality_levels(bitrate: int | str) -> str:
     return f"QualityLevels({bitrate})/"
 
 
+def segment_extension(
+    fmt: ManifestFormat, *, init: bool = False, kind: SegmentKind = "video"
+) -> str:
+    """The file extension of a segment URL in manifests: what the bytes are.
+
+    ``.ts`` (MPEG-TS), ``.mp4`` (fMP4 init segment), ``.m4s`` (fMP4 fragment),
+    ``.vtt`` (text tracks, WebVTT); '' for Smooth, whose clients build the URL
+    from the manifest's ``Url`` template as AMS defined it.
+    """
+    if fmt == "smooth":
+        return ""
+    if kind == "text":
+        return TEXT_EXTENSION
+    if init:
+        return ".mp4"
+    return ".ts" if fmt in TS_FORMATS else ".m4s"
+
+
+def _playlist_path(
+    track: str, fmt: HlsFormat, options: ManifestOptions, keyframes: bool, extension: str
+) -> str:
+    modifiers = format_modifiers(fmt, options.for_children(), keyframes=keyframes)
+    return f"Manifest({track},{modifiers}){extension}"
+
+
 def playlist_name(
     track: str, fmt: HlsFormat, options: ManifestOptions = NO_OPTIONS, *, keyframes: bool = False
 ) -> str:
-    """``Manifest(track,format=...)``: a media playlist relative to its QualityLevels."""
-    return f"Manifest({track},{format_modifiers(fmt, options.for_children(), keyframes=keyframes)})"
+    """``Manifest(track,format=...).m3u8``: a media playlist relative to its QualityLevels."""
+    return _playlist_path(track, fmt, options, keyframes, PLAYLIST_EXTENSION)
+
+
+def _fragment_path(
+    track: str,
+    time: str,
+    fmt: ManifestFormat,
+    options: ManifestOptions,
+    keyframes: bool,
+    extension: str,
+) -> str:
+    modifiers = format_modifiers(fmt, options.for_children(), keyframes=keyframes)
+    return f"Fragments({track}={time}{',' if modifiers else ''}{modifiers}){extension}"
 
 
 def fragment_name(
@@ -308,13 +383,16 @@ def fragment_name(
     options: ManifestOptions = NO_OPTIONS,
     *,
     keyframes: bool = False,
+    kind: SegmentKind = "video",
 ) -> str:
-    """``Fragments(track=time,...)`` relative to its QualityLevels.
+    """``Fragments(track=time,...).ext`` relative to its QualityLevels: the one function every
+    builder forms segment URLs with.
 
-    ``time`` is text so templates can pass ``$Time$`` or ``{start time}``.
+    ``time`` is text so templates can pass ``$Time$`` or ``{start time}``; 'i'
+    names the init segment. The extension is :func:`segment_extension`'s.
     """
-    modifiers = format_modifiers(fmt, options.for_children(), keyframes=keyframes)
-    return f"Fragments({track}={time}{',' if modifiers else ''}{modifiers})"
+    extension = segment_extension(fmt, init=time == INIT_TIME, kind=kind)
+    return _fragment_path(track, time, fmt, options, keyframes, extension)
 
 
 def format_streaming_path(request: StreamingRequest) -> str:
@@ -326,15 +404,16 @@ def format_streaming_path(request: StreamingRequest) -> str:
     if not request.options.audio_only:
         raise ValueError("audio-only applies to manifests only")
     if isinstance(request, PlaylistRequest):
-        name = playlist_name(
-            request.track, request.format, request.options, keyframes=request.keyframes
+        name = _playlist_path(
+            request.track, request.format, request.options, request.keyframes, request.extension
         )
         return quality_levels(request.bitrate) + name
-    name = fragment_name(
+    name = _fragment_path(
         request.track,
         str(request.time),
         request.format,
         request.options,
-        keyframes=request.keyframes,
+        request.keyframes,
+        request.extension,
     )
     return quality_levels(request.bitrate) + name

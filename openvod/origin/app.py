@@ -51,6 +51,7 @@ from openvod.origin.bodies import (
     stored_body,
 )
 from openvod.origin.cache import ByteLruCache
+from openvod.origin.codec_rules import check_format_carries
 from openvod.origin.download import Downloads
 from openvod.origin.errors import MalformedUrlError, NotPublishedError
 from openvod.origin.publishing import Protocol, PublishingResolver, parse_locator_id
@@ -258,6 +259,7 @@ class OriginApp:
         check_options(request.options)
         publication = await self.publishing.resolve(path.locator_id, protocol_of(request))
         asset = await self.assets.get(publication.container, path.segments[0][:-4])
+        check_format_carries(asset.presentation, request.format)
         head_only = scope["method"] == "HEAD"
         if isinstance(request, FragmentRequest):
             zero_copy = ZERO_COPY in scope.get("extensions", ())
@@ -300,7 +302,11 @@ class OriginApp:
             body = built.body
             etag = strong_etag(*key)
             cache = self.responses.enabled
-            if isinstance(body, RangedBody) and (not cache or (zero_copy and body.few_runs)):
+            # A plan is sent from its local file; storage-encrypted sources are not local
+            # (each send would decrypt again), so the cache keeps them built.
+            if isinstance(body, RangedBody) and (
+                not cache or (zero_copy and body.few_runs and body.source.is_local)
+            ):
                 entry = CachedResponse(body, built.content_type, etag)
                 self.plans.put(key, entry)
             else:

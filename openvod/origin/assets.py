@@ -92,7 +92,10 @@ def sources_from_ism(text: bytes) -> list[StreamSource]:
     """The audio and video entries of a ``.ism`` as stream sources."""
     manifest = parse_ism(text)
     return [
-        StreamSource(t.src, t.kind, t.track_id, t.system_bitrate, t.track_name or "")
+        StreamSource(
+            t.src, t.kind, t.track_id, t.system_bitrate, t.track_name or "",
+            t.language or "", t.title or "",
+        )
         for t in manifest.tracks
         if t.kind in ("video", "audio")
     ]

@@ -36,6 +36,7 @@ from openvod.origin.responses import CORS_HEADERS, HeaderList, send_not_modified
 from openvod.origin.selection import select
 from openvod.services.locators import INTERNAL_SUFFIXES
 from openvod.storage.names import validate_blob_name
+from openvod.storage.sealed import PlainFile, SealedStore
 from openvod.storage.store import DEFAULT_CONTENT_TYPE, BlobInfo, BlobStore
 
 CHUNK_BYTES = 256 * 1024
@@ -97,11 +98,18 @@ class OpenBlob(OwnedDescriptor):
         self._fd: int | None = None
         self._handle: BinaryIO | None = None
         self._lock = threading.Lock()
+        self._plain: PlainFile | None = None
         self.path = store.local_path(container, name)
         for _ in range(_OPEN_ATTEMPTS):
             self.info = store.get_info(container, name)
             if self.path is None:
-                self._handle = store.open_read(container, name)  # keeps the opened version
+                if isinstance(store, SealedStore):  # storage-encrypted: decrypt what is read
+                    self._plain = store.open_plain(container, name)
+                    if self._plain is not None and self._plain.size_bytes != self.info.size_bytes:
+                        self._plain.close()
+                        continue  # replaced in between: describe and open again
+                if self._plain is None:
+                    self._handle = store.open_read(container, name)  # keeps the opened version
                 return
             fd = os.open(self.path, os.O_RDONLY)
             if os.fstat(fd).st_size == self.info.size_bytes:
@@ -120,6 +128,8 @@ class OpenBlob(OwnedDescriptor):
         """Up to ``size`` bytes at ``offset``."""
         if self._fd is not None:
             return os.pread(self._fd, size, offset)
+        if self._plain is not None:
+            return self._plain.read(offset, size)
         assert self._handle is not None
         with self._lock:  # one handle shared by concurrent requests: seek + read together
             self._handle.seek(offset)
@@ -128,6 +138,8 @@ class OpenBlob(OwnedDescriptor):
     def close(self) -> None:
         """Release the descriptor or handle (idempotent)."""
         super().close()
+        if self._plain is not None:
+            self._plain.close()
         if self._handle is not None:
             self._handle.close()
             self._handle = None

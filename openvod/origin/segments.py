@@ -36,7 +36,7 @@ from openvod.media.presentation import (
 )
 from openvod.media.smooth import find_smooth_segment, plan_smooth_fragment
 from openvod.media.ts import TsSegmentPlan, TsTrackInput, apply_ts_plan, plan_and_mux_ts_segment
-from openvod.media.urls import INIT_TIME, TS_FORMATS, FragmentRequest
+from openvod.media.urls import INIT_TIME, TS_FORMATS, FragmentRequest, segment_extension
 from openvod.origin.assets import LoadedAsset
 from openvod.origin.bodies import BytesBody, RangedBody, ResponseBody
 from openvod.origin.cache import SizedLru
@@ -150,6 +150,10 @@ def _rendition(presentation: Presentation, request: FragmentRequest) -> Renditio
     rendition = find_rendition(presentation, request.bitrate, request.track)
     if rendition is None:
         raise NotFoundError("No such rendition.")
+    if request.extension:  # one extension per segment: the one the manifests write
+        init = request.time == INIT_TIME
+        if request.extension != segment_extension(request.format, init=init, kind=rendition.kind):
+            raise NotFoundError("No such fragment.")
     return rendition
 
 

@@ -12,6 +12,7 @@ from collections.abc import Sequence
 
 from openvod.errors import MediaError
 from openvod.origin.descriptor import OwnedDescriptor
+from openvod.storage.sealed import SealedStore
 from openvod.storage.store import BlobStore
 
 # One read covers a segment's ranges when the span is at most twice the data plus this...
@@ -34,6 +35,16 @@ class SourceFile(OwnedDescriptor):
         self._container = container
         path = store.local_path(container, name)
         self._fd = os.open(path, os.O_RDONLY) if path is not None else None
+        # A storage-encrypted file: decrypted range by range (never zero-copy).
+        self._plain = (store.open_plain(container, name)
+                       if path is None and isinstance(store, SealedStore) else None)  # fmt: skip
+
+    def close(self) -> None:
+        """Close the descriptor (and a decrypting reader's); idempotent."""
+        super().close()
+        plain, self._plain = getattr(self, "_plain", None), None
+        if plain is not None:
+            plain.close()
 
     @property
     def is_local(self) -> bool:
@@ -44,6 +55,8 @@ class SourceFile(OwnedDescriptor):
         """``size`` bytes at ``offset`` (MediaError if the file is shorter)."""
         if self._fd is not None:
             data = os.pread(self._fd, size, offset)
+        elif self._plain is not None:
+            data = self._plain.read(offset, size)
         else:
             data = self._store.read_range(self._container, self.name, offset, size)
         if len(data) != size:

@@ -53,14 +53,36 @@ class JobInputHttp(_Clip):
     base_uri: str | None = None
 
 
-_SEQUENCE = f"{NS}JobInputSequence is not supported; use JobInputs to list the inputs"
+_ABSTRACT_CLIP = f"{NS}JobInputClip is abstract; use JobInputAsset or JobInputHttp"
 CLIP_TYPES = (NS + "JobInputAsset", NS + "JobInputHttp")
 Clip = Annotated[
     JobInputAsset | JobInputHttp,
     Field(discriminator="odata_type"),
     check_odata_type(CLIP_TYPES, "job input", {
         NS + "JobInputs": "may not nest JobInputs; list the files in one JobInputs",
-        NS + "JobInputSequence": _SEQUENCE,
+        NS + "JobInputSequence": "may not nest a JobInputSequence here; list its clips instead",
+        NS + "JobInputClip": _ABSTRACT_CLIP,
+    }),
+]  # fmt: skip
+
+
+class JobInputSequence(ArmModel):
+    """``#Microsoft.Media.JobInputSequence``: clips stitched into one input, in order.
+
+    Each clip is an asset or HTTP input with an optional ``start``/``end``, so a
+    sequence also inserts: ``[A until 5 s, B, A from 5 s]`` puts B into A.
+    """
+
+    odata_type: Literal["#Microsoft.Media.JobInputSequence"] = odata_field()
+    inputs: Annotated[list[Clip], Field(min_length=1)]
+
+
+SequenceOrClip = Annotated[
+    JobInputAsset | JobInputHttp | JobInputSequence,
+    Field(discriminator="odata_type"),
+    check_odata_type((*CLIP_TYPES, NS + "JobInputSequence"), "job input", {
+        NS + "JobInputs": "may not nest JobInputs; list the files in one JobInputs",
+        NS + "JobInputClip": _ABSTRACT_CLIP,
     }),
 ]  # fmt: skip
 
@@ -69,17 +91,14 @@ class JobInputs(ArmModel):
     """``#Microsoft.Media.JobInputs``: several inputs, encoded one after the other."""
 
     odata_type: Literal["#Microsoft.Media.JobInputs"] = odata_field()
-    inputs: Annotated[list[Clip], Field(min_length=1)]
+    inputs: Annotated[list[SequenceOrClip], Field(min_length=1)]
 
 
-INPUT_TYPES = (*CLIP_TYPES, NS + "JobInputs")
+INPUT_TYPES = (*CLIP_TYPES, NS + "JobInputs", NS + "JobInputSequence")
 JobInput = Annotated[
-    JobInputAsset | JobInputHttp | JobInputs,
+    JobInputAsset | JobInputHttp | JobInputs | JobInputSequence,
     Field(discriminator="odata_type"),
-    check_odata_type(INPUT_TYPES, "job input", {
-        NS + "JobInputSequence": _SEQUENCE,
-        NS + "JobInputClip": f"{NS}JobInputClip is abstract; use JobInputAsset or JobInputHttp",
-    }),
+    check_odata_type(INPUT_TYPES, "job input", {NS + "JobInputClip": _ABSTRACT_CLIP}),
 ]  # fmt: skip
 
 

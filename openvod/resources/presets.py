@@ -49,6 +49,20 @@ BUILTIN_PRESET_NAMES = (
     "AACGoodQualityAudio",
     "CopyCodec",
     "CopyAllBitrateNonInterleaved",
+    "DDGoodQualityAudio",
+    "H265AdaptiveStreaming",
+    "H265ContentAwareEncoding",
+    "H265SingleBitrate720p",
+    "H265SingleBitrate1080p",
+    "H265SingleBitrate4K",
+    # Not in the SDK's enum but accepted by AMS (and documented by AMS Explorer):
+    # copy the source into a streamable MP4, optionally with GOP-aligned proxy layers.
+    "SaasCopyCodec",
+    "SaasProxyCopyCodec",
+    "SaasSourceAligned360pOnly",
+    "SaasSourceAligned540pOnly",
+    "SaasSourceAligned360p",
+    "SaasSourceAligned540p",
 )
 
 ComplexityName = Literal["Speed", "Balanced", "Quality"]
@@ -58,6 +72,7 @@ RateControlName = Literal["ABR", "CBR", "CRF"]
 H264ProfileName = Literal["Auto", "Baseline", "Main", "High", "High422", "High444"]
 EntropyModeName = Literal["Cabac", "Cavlc"]
 AacProfileName = Literal["AacLc", "HeAacV1", "HeAacV2"]
+H265ProfileName = Literal["Auto", "Main", "Main10"]
 InterleaveName = Literal["NonInterleavedOutput", "InterleavedOutput"]
 RotationName = Literal["Auto", "None", "Rotate0", "Rotate90", "Rotate180", "Rotate270"]
 DeinterlaceModeName = Literal["Off", "AutoPixelAdaptive"]
@@ -69,6 +84,7 @@ SyncMode = Annotated[SyncModeName, canonical_case(SyncModeName)]  # checked; out
 RateControlMode = Annotated[RateControlName, canonical_case(RateControlName)]
 EntropyMode = Annotated[EntropyModeName, canonical_case(EntropyModeName)]
 AacProfile = Annotated[AacProfileName, canonical_case(AacProfileName)]
+H265Profile = Annotated[H265ProfileName, canonical_case(H265ProfileName)]
 InterleaveOutput = Annotated[InterleaveName, canonical_case(InterleaveName)]
 Rotation = Annotated[RotationName, canonical_case(RotationName)]
 DeinterlaceMode = Annotated[DeinterlaceModeName, canonical_case(DeinterlaceModeName)]
@@ -188,6 +204,54 @@ class AacAudio(ArmModel):
     profile: AacProfile | None = None
 
 
+class H265Layer(ArmModel):
+    """``H265Layer``: one HEVC rendition (no entropy mode or CRF: H.265 is always CABAC)."""
+
+    bitrate: VideoBitrate
+    width: Size | None = None
+    height: Size | None = None
+    label: str | None = None
+    max_bitrate: VideoBitrate | None = None
+    b_frames: Count | None = None
+    frame_rate: FrameRate | None = None
+    slices: Count | None = None
+    adaptive_b_frame: bool | None = None
+    profile: H265Profile | None = None
+    level: Level | None = None
+    buffer_window: BufferWindow | None = None
+    crf: Annotated[float, Field(ge=0, le=51)] | None = None
+    reference_frames: Positive | None = None
+
+
+class H265Video(ArmModel):
+    """``#Microsoft.Media.H265Video``: GOP-aligned HEVC layers, written as ``hvc1``."""
+
+    odata_type: Literal["#Microsoft.Media.H265Video"] = odata_field()
+    label: str | None = None
+    key_frame_interval: KeyFrameInterval | None = None
+    stretch_mode: StretchMode | None = None
+    sync_mode: SyncMode | None = None
+    complexity: Complexity | None = None
+    layers: Annotated[list[H265Layer], Field(min_length=1)]
+    scene_change_detection: bool | None = None
+
+
+class DDAudio(ArmModel):
+    """``#Microsoft.Media.DDAudio``: Dolby Digital (AC-3) audio."""
+
+    odata_type: Literal["#Microsoft.Media.DDAudio"] = odata_field()
+    label: str | None = None
+    channels: Annotated[int, Field(ge=1, le=6), WHOLE] | None = None
+    sampling_rate: Annotated[int, Field(ge=32000, le=48000), WHOLE] | None = None
+    bitrate: Annotated[int, Field(ge=32000, le=640000), WHOLE] | None = None
+
+    @model_validator(mode="after")
+    def _rates(self) -> DDAudio:
+        if self.sampling_rate is not None and self.sampling_rate not in (32000, 44100, 48000):
+            raise refusal("samplingRate must be 32000, 44100 or 48000 for Dolby Digital")
+        return self
+
+
 class CopyVideo(ArmModel):
     """``#Microsoft.Media.CopyVideo``: the source video stream, not re-encoded."""
 
@@ -243,15 +307,12 @@ class JpgImage(_Image):
     sprite_column: Count | None = None
 
 
-CODEC_TYPES = tuple(NS + n for n in ("H264Video", "AacAudio", "CopyVideo", "CopyAudio",
-                                     "PngImage", "JpgImage"))
+CODEC_TYPES = tuple(NS + n for n in ("H264Video", "H265Video", "AacAudio", "DDAudio",
+                                     "CopyVideo", "CopyAudio", "PngImage", "JpgImage"))
 Codec = Annotated[
-    H264Video | AacAudio | CopyVideo | CopyAudio | PngImage | JpgImage,
+    H264Video | H265Video | AacAudio | DDAudio | CopyVideo | CopyAudio | PngImage | JpgImage,
     Field(discriminator="odata_type"),
-    check_odata_type(CODEC_TYPES, "codec", {
-        NS + "H265Video": f"{NS}H265Video is not supported; use H264Video / AacAudio",
-        NS + "DDAudio": f"{NS}DDAudio is not supported; use H264Video / AacAudio",
-    }),
+    check_odata_type(CODEC_TYPES, "codec"),
 ]  # fmt: skip
 
 
@@ -324,21 +385,46 @@ class Fade(ArmModel):
     start: Position | None = None
 
 
-def _no_overlays(value: list[Any] | None) -> list[Any] | None:
-    if value:
-        raise refusal("are not supported by openvod (no image or audio overlays)")
-    return value
+Gain = Annotated[float, Field(ge=0, le=1)]
+
+
+class AudioOverlay(ArmModel):
+    """``#Microsoft.Media.AudioOverlay``: the sound of the input labeled ``inputLabel``, mixed."""
+
+    odata_type: Literal["#Microsoft.Media.AudioOverlay"] = odata_field()
+    input_label: Annotated[str, Field(min_length=1)]
+    start: Duration | None = None
+    end: Duration | None = None
+    fade_in_duration: Duration | None = None
+    fade_out_duration: Duration | None = None
+    audio_gain_level: Gain | None = None
+
+
+class VideoOverlay(AudioOverlay):
+    """``#Microsoft.Media.VideoOverlay``: an image or video input drawn over the picture."""
+
+    odata_type: Literal["#Microsoft.Media.VideoOverlay"] = odata_field()  # type: ignore[assignment]
+    position: Rectangle | None = None
+    opacity: Gain | None = None
+    crop_rectangle: Rectangle | None = None
+
+
+Overlay = Annotated[
+    VideoOverlay | AudioOverlay,
+    Field(discriminator="odata_type"),
+    check_odata_type((NS + "VideoOverlay", NS + "AudioOverlay"), "overlay"),
+]
 
 
 class Filters(ArmModel):
-    """``Filters`` of a StandardEncoderPreset (overlays are refused)."""
+    """``Filters`` of a StandardEncoderPreset."""
 
     deinterlace: Deinterlace | None = None
     rotation: Rotation | None = None
     crop: Rectangle | None = None
     fade_in: Fade | None = None
     fade_out: Fade | None = None
-    overlays: Annotated[list[Any] | None, AfterValidator(_no_overlays)] = None
+    overlays: list[Overlay] | None = None
 
 
 class StandardEncoderPreset(ArmModel):
@@ -394,7 +480,7 @@ def codec_labels(preset: StandardEncoderPreset) -> dict[str, str]:
     """Map every layer/codec label to 'video', 'audio' or 'image'; a label used twice fails."""
     labels: dict[str, str] = {}
     for codec in preset.codecs:
-        if isinstance(codec, H264Video):
+        if isinstance(codec, H264Video | H265Video):
             named = [(layer.label, "video") for layer in codec.layers]
         elif isinstance(codec, PngImage | JpgImage):
             layers = codec.layers or []

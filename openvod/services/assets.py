@@ -11,6 +11,8 @@ from sqlalchemy.orm import Session
 from openvod.clock import iso, utcnow
 from openvod.db.models import Resource
 from openvod.errors import InvalidRequestError
+from openvod.keys.master import MasterKey
+from openvod.keys.storage_keys import ENCRYPTED_FORMAT, EXTRA_FIELD, new_wrapped_key
 from openvod.resources.actions import ListContainerSasResponse
 from openvod.resources.assets import Asset, AssetProperties, ListContainerSasInput
 from openvod.services.arm import AccountRef, envelope
@@ -42,8 +44,14 @@ def create_or_update(
     body: Asset,
     *,
     storage_account_name: str,
+    master_key: MasterKey | None = None,
+    storage_encryption: str = "requested",
 ) -> tuple[Resource, bool]:
     """Create an asset or update its description/alternateId; returns (row, created).
+
+    A new asset is storage-encrypted when it asks for ``MediaStorageClientEncryption``
+    or ``storage_encryption`` is ``"always"``: it gets a random key, wrapped by
+    ``master_key`` (:mod:`openvod.keys.storage_keys`).
 
     The blob container is not made here: the caller makes it once the row is
     committed (:func:`provision_container`), so a refused PUT leaves nothing.
@@ -61,12 +69,15 @@ def create_or_update(
             f"The storage account '{storage}' is not attached; this server's storage account is "
             f"'{storage_account_name}'."
         )
-    encryption = props.storage_encryption_format or "None"
-    if encryption != "None":
-        raise InvalidRequestError(
-            f"storageEncryptionFormat '{encryption}' is not supported; use 'None'."
-        )
+    encryption: str = props.storage_encryption_format or "None"
+    if storage_encryption == "always":
+        encryption = ENCRYPTED_FORMAT
     asset_id = str(uuid.uuid4())
+    extra: dict[str, Any] = {}
+    if encryption == ENCRYPTED_FORMAT:
+        if master_key is None:
+            raise InvalidRequestError("Storage encryption needs the master key.")
+        extra[EXTRA_FIELD] = new_wrapped_key(master_key, asset_id)
     container = props.container or container_name(asset_id)
     _check_container(container)
     stored = {
@@ -76,7 +87,10 @@ def create_or_update(
         "storageAccountName": storage,
         "storageEncryptionFormat": encryption,
     }
-    return save_resource(session, account, KIND, name, stored, resource_uuid=asset_id), True
+    row = save_resource(
+        session, account, KIND, name, stored, resource_uuid=asset_id, extra=extra
+    )
+    return row, True
 
 
 def provision_container(store: BlobStore, container: str) -> bool:

@@ -24,6 +24,7 @@ FINAL_STATES = ("Finished", "Error", "Canceled")
 ASSET_INPUT = "#Microsoft.Media.JobInputAsset"
 HTTP_INPUT = "#Microsoft.Media.JobInputHttp"
 INPUTS = "#Microsoft.Media.JobInputs"
+SEQUENCE = "#Microsoft.Media.JobInputSequence"
 OUTPUT_ASSET = "#Microsoft.Media.JobOutputAsset"
 
 
@@ -32,7 +33,7 @@ def _check_input(
     allowed_hosts: list[str],
 ) -> None:
     """The input's assets exist and its URLs are on allowed hosts."""
-    if isinstance(value, model.JobInputs):
+    if isinstance(value, model.JobInputs | model.JobInputSequence):
         for i, item in enumerate(value.inputs):
             _check_input(session, account, item, f"{where}.inputs[{i}]", allowed_hosts)
     elif isinstance(value, model.JobInputAsset):

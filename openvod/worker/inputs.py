@@ -30,6 +30,7 @@ class LocalInput:
     path: Path
     start_seconds: float | None
     end_seconds: float | None
+    label: str | None = None
 
 
 def _clip(value: dict[str, Any] | None) -> float | None:
@@ -39,7 +40,8 @@ def _clip(value: dict[str, Any] | None) -> float | None:
 
 
 def _flatten(spec: dict[str, Any]) -> list[dict[str, Any]]:
-    if spec.get("@odata.type") == job_rules.INPUTS:
+    # JobInputs and JobInputSequence both stitch their clips in order (one source).
+    if spec.get("@odata.type") in (job_rules.INPUTS, job_rules.SEQUENCE):
         return [item for inner in spec["inputs"] for item in _flatten(inner)]
     return [spec]
 
@@ -65,7 +67,7 @@ def resolve_inputs(
         else:
             container = asset_container[str(item["assetName"]).lower()]
             paths = _asset_files(store, container, item.get("files"), work_dir)
-        result.extend(LocalInput(p, start, end) for p in paths)
+        result.extend(LocalInput(p, start, end, item.get("label")) for p in paths)
     if not result:
         raise MediaError("The job input has no files to encode.", code="ContentMalformed")
     return result

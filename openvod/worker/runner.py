@@ -230,7 +230,7 @@ class Worker:
 
         try:
             files = encode(
-                [InputFile(i.path, i.start_seconds, i.end_seconds) for i in inputs],
+                [InputFile(i.path, i.start_seconds, i.end_seconds, i.label) for i in inputs],
                 preset, out_dir, basename=inputs[0].path.stem, on_progress=on_progress,
                 cancel=beat.cancel, work_dir=scratch,
             )

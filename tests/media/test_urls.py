@@ -20,7 +20,10 @@ from openvod.media.urls import (
     PlaylistRequest,
     StreamingRequest,
     format_streaming_path,
+    fragment_name,
     parse_streaming_path,
+    playlist_name,
+    segment_extension,
 )
 
 CBC = ManifestOptions(encryption="cbc")
@@ -85,6 +88,31 @@ EXAMPLES: list[tuple[str, StreamingRequest]] = [
         "QualityLevels(128000)/Fragments(audio=0,encryption=cenc)",
         FragmentRequest(128000, "audio", 0, "smooth", options=ManifestOptions("cenc")),
     ),
+    # the forms manifests write: the same resources, with their real file extension
+    (
+        "QualityLevels(128000)/Manifest(aac_eng_2_128,format=m3u8-aapl).m3u8",
+        PlaylistRequest(128000, "aac_eng_2_128", "m3u8-aapl", extension=".m3u8"),
+    ),
+    (
+        "QualityLevels(3000000)/Fragments(video=25600,format=m3u8-aapl).ts",
+        FragmentRequest(3000000, "video", 25600, "m3u8-aapl", extension=".ts"),
+    ),
+    (
+        "QualityLevels(3000000)/Fragments(video=0,format=m3u8-aapl,type=keyframes).TS",
+        FragmentRequest(3000000, "video", 0, "m3u8-aapl", keyframes=True, extension=".ts"),
+    ),
+    (
+        "QualityLevels(3000000)/Fragments(video=i,format=m3u8-cmaf).mp4",
+        FragmentRequest(3000000, "video", "i", "m3u8-cmaf", extension=".mp4"),
+    ),
+    (
+        "QualityLevels(128000)/Fragments(aac_eng_2_128=96256,format=mpd-time-csf).m4s",
+        FragmentRequest(128000, "aac_eng_2_128", 96256, "mpd-time-csf", extension=".m4s"),
+    ),
+    (
+        "QualityLevels(1000)/Fragments(sub_eng=0,format=m3u8-cmaf).vtt",
+        FragmentRequest(1000, "sub_eng", 0, "m3u8-cmaf", extension=".vtt"),
+    ),
 ]
 
 
@@ -143,6 +171,21 @@ BAD = [
     "QualityLevels(100)/Fragments(video=0,type=gop)",
     "QualityLevels(100)/Fragments(=0)",
     "QualityLevels(100)/Fragments(video=0)/extra",
+    # an extension must say what the bytes are
+    "QualityLevels(100)/Manifest(video,format=m3u8-aapl).mpd",
+    "QualityLevels(100)/Manifest(video,format=m3u8-aapl).ts",
+    "QualityLevels(100)/Fragments(video=0,format=m3u8-aapl).m4s",
+    "QualityLevels(100)/Fragments(video=0,format=m3u8-aapl).mp4",
+    "QualityLevels(100)/Fragments(video=0,format=m3u8-cmaf).ts",
+    "QualityLevels(100)/Fragments(video=0,format=mpd-time-csf).mp4",
+    "QualityLevels(100)/Fragments(video=i,format=m3u8-cmaf).m4s",
+    "QualityLevels(100)/Fragments(video=i,format=m3u8-cmaf).vtt",
+    "QualityLevels(100)/Fragments(video=0,format=m3u8-aapl,type=keyframes).vtt",
+    "QualityLevels(100)/Fragments(video=0).ts",
+    "QualityLevels(100)/Fragments(video=0).m4s",
+    "QualityLevels(100)/Fragments(video=0,format=m3u8-aapl).ts.ts",
+    "QualityLevels(100)/Fragments(video=0,format=m3u8-aapl).",
+    "QualityLevels(100)/Fragments(video=0,format=m3u8-aapl).aac",
 ]
 
 
@@ -151,6 +194,25 @@ def test_malformed_paths_are_invalid_requests(path: str) -> None:
     with pytest.raises(InvalidRequestError) as info:
         parse_streaming_path(path)
     assert isinstance(info.value, ValueError)
+
+
+def test_builders_name_children_with_their_real_extension() -> None:
+    """What ffmpeg's allowed_segment_extensions and shaka's MIME guessing read."""
+    assert playlist_name("video", "m3u8-aapl") == "Manifest(video,format=m3u8-aapl).m3u8"
+    assert fragment_name("video", "0", "m3u8-aapl") == "Fragments(video=0,format=m3u8-aapl).ts"
+    assert fragment_name("a", "0", "m3u8-aapl-v3") == "Fragments(a=0,format=m3u8-aapl-v3).ts"
+    assert fragment_name("video", "i", "m3u8-cmaf") == "Fragments(video=i,format=m3u8-cmaf).mp4"
+    template = fragment_name("a", "$Time$", "mpd-time-cmaf")
+    assert template == "Fragments(a=$Time$,format=mpd-time-cmaf).m4s"
+    assert fragment_name("video", "{start time}", "smooth") == "Fragments(video={start time})"
+    assert segment_extension("m3u8-aapl", kind="text") == ".vtt"
+    for fmt in MANIFEST_FORMATS:  # every name a builder writes parses back
+        for time in ("0", "i"):
+            if time == "i" and fmt in ("smooth", "m3u8-aapl", "m3u8-aapl-v3"):
+                continue
+            parsed = parse_streaming_path("QualityLevels(1)/" + fragment_name("video", time, fmt))
+            assert isinstance(parsed, FragmentRequest)
+            assert parsed.extension == segment_extension(fmt, init=time == "i")
 
 
 def test_audio_only_is_for_manifests() -> None:
@@ -191,7 +253,8 @@ def playlist_requests(draw: st.DrawFn) -> PlaylistRequest:
     fmt = draw(st.sampled_from(HLS_FORMATS))
     keyframes = fmt != "m3u8-aapl-v3" and draw(st.booleans())
     track = "video" if keyframes else draw(st.one_of(st.just("video"), track_names))
-    return PlaylistRequest(draw(bitrates), track, fmt, keyframes, draw(child_options()))
+    extension = draw(st.sampled_from(("", ".m3u8")))
+    return PlaylistRequest(draw(bitrates), track, fmt, keyframes, draw(child_options()), extension)
 
 
 @st.composite
@@ -203,7 +266,12 @@ def fragment_requests(draw: st.DrawFn) -> FragmentRequest:
     time: int | Literal["i"] = draw(times)
     if init_allowed and draw(st.booleans()):
         time = "i"
-    return FragmentRequest(draw(bitrates), track, time, fmt, keyframes, draw(child_options()))
+    extensions = {"", segment_extension(fmt, init=time == "i")}
+    if fmt != "smooth" and time != "i" and not keyframes:
+        extensions.add(".vtt")
+    extension = draw(st.sampled_from(sorted(extensions)))
+    options = draw(child_options())
+    return FragmentRequest(draw(bitrates), track, time, fmt, keyframes, options, extension)
 
 
 requests = st.one_of(manifest_requests(), playlist_requests(), fragment_requests())
@@ -223,7 +291,7 @@ def test_keywords_are_case_insensitive(request: StreamingRequest) -> None:
 
 
 @given(
-    st.text(alphabet="QualityLevelsFragmentsManifest(),=;/.0123456789-aipv3m8udcsfk", max_size=60)
+    st.text(alphabet="QualityLevelsFragmentsManifest(),=;/.0123456789-aipv3m8udcsfkt4", max_size=60)
 )
 def test_arbitrary_text_parses_or_is_an_invalid_request(path: str) -> None:
     try:
