@@ -71,15 +71,15 @@ def open_context(settings: Settings, *, run_migrations: bool = True) -> Context:
     data_dir = settings.resolved_data_dir
     data_dir.mkdir(parents=True, exist_ok=True)
     engine = create_db_engine(settings.resolved_database_url)
+    master = load_master_key(data_dir / "keys" / "master.key", settings.master_key)
     if run_migrations:
-        migrate(engine)
+        migrate(engine, master)  # migrations wrap secrets older versions kept in clear
     limits = StoreLimits(
         max_blob_bytes=settings.blob_max_bytes,
         block_expiry_seconds=settings.uncommitted_block_hours * 3600,
     )
     raw_store = LocalBlobStore(data_dir / "blobs", limits)
     key = _load_or_create_key(data_dir / "keys" / "storage-account.key")
-    master = load_master_key(data_dir / "keys" / "master.key", settings.master_key)
     sessions = session_factory(engine)
     ctx = Context(
         settings=settings,

@@ -215,10 +215,10 @@ def test_new_locators_store_their_references(migrated: Context) -> None:
         option = {"configuration": {"@odata.type": NS + "ContentKeyPolicyClearKeyConfiguration"},
                   "restriction": {"@odata.type": NS + "ContentKeyPolicyOpenRestriction"}}
         key_policies.create_or_update(s, acct, "Other", parse(
-            ContentKeyPolicy, {"properties": {"options": [option]}}))
+            ContentKeyPolicy, {"properties": {"options": [option]}}), migrated.master_key)
         locators.create(s, acct, "fresh", parse(StreamingLocator, {"properties": {
             "assetName": "trailer", "streamingPolicyName": "predefined_downloadonly",
-            "defaultContentKeyPolicyName": "other"}}))
+            "defaultContentKeyPolicyName": "other"}}), migrated.master_key)
     with migrated.session() as s:
         row = locators.get_resource(s, acct, locators.KIND, "fresh")
         assert row is not None

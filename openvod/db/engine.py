@@ -39,11 +39,16 @@ def alembic_config(url: str) -> Config:
     return cfg
 
 
-def migrate(engine: Engine) -> None:
-    """Bring the schema up to the newest migration."""
+def migrate(engine: Engine, master_key: object | None = None) -> None:
+    """Bring the schema up to the newest migration.
+
+    ``master_key`` (a :class:`~openvod.keys.master.MasterKey`) lets data migrations wrap
+    secrets that older versions stored in clear.
+    """
     cfg = alembic_config(str(engine.url.render_as_string(hide_password=False)))
     with engine.begin() as conn:
         cfg.attributes["connection"] = conn
+        cfg.attributes["master_key"] = master_key
         command.upgrade(cfg, "head")
 
 

@@ -142,3 +142,33 @@ class Operation(Base):
     error: Mapped[dict[str, Any]] = mapped_column(default=dict)
     created_at: Mapped[datetime]
     finished_at: Mapped[datetime | None] = mapped_column(nullable=True)
+
+
+class KeyTokenUse(Base):
+    """How many times a key delivery token with a ``maxuses`` claim has been used.
+
+    Tokens are kept as their SHA-256 hash, never in clear; ``expires_at`` (the token's
+    own expiry, when it has one) lets old rows be purged.
+    """
+
+    __tablename__ = "key_token_uses"
+    __table_args__ = (Index("ix_key_token_uses_expires_at", "expires_at"),)
+
+    token_hash: Mapped[str] = mapped_column(String(64), primary_key=True)
+    uses: Mapped[int] = mapped_column(Integer, default=0)
+    created_at: Mapped[datetime]
+    expires_at: Mapped[datetime | None] = mapped_column(nullable=True)
+
+
+class LocatorContentKey(Base):
+    """Which locator holds a content key: key delivery finds keys by id through this.
+
+    The key itself stays (wrapped) in the locator's ``extra``; a key id given to several
+    locators has a row for each. Rows go with their locator (ON DELETE CASCADE).
+    """
+
+    __tablename__ = "locator_content_keys"
+
+    key_id: Mapped[str] = mapped_column(String(36), primary_key=True)
+    resource_id: Mapped[int] = mapped_column(
+        ForeignKey("resources.id", ondelete="CASCADE"), primary_key=True, index=True)

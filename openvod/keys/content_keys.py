@@ -77,3 +77,9 @@ def locator_keys(properties: Mapping[str, Any], master: MasterKey) -> list[Conte
     """The content keys in a locator's stored properties (none for clear policies)."""
     entries: Sequence[Mapping[str, Any]] = properties.get("contentKeys") or []
     return [read_key_entry(entry, master) for entry in entries]
+
+
+def stored_locator_keys(extra: Mapping[str, Any], master: MasterKey) -> list[ContentKey]:
+    """The content keys of a locator row's ``extra`` (``services.locators`` keeps them under
+    ``keys``, wrapped), for callers holding the database row rather than ARM properties."""
+    return locator_keys({"contentKeys": extra.get("keys") or []}, master)

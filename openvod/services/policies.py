@@ -71,8 +71,9 @@ PREDEFINED: dict[str, dict[str, Any]] = {
             "contentKeys": _key(),
             "drm": {"playReady": {}, "widevine": {}},
         },
+        # AMS: HLS only under cbcs (FairPlay); DASH and Smooth come from the cenc section.
         "commonEncryptionCbcs": {
-            "enabledProtocols": _protocols(False, True, True, False),
+            "enabledProtocols": _protocols(False, False, True, False),
             "contentKeys": _key(),
             "drm": {"fairPlay": {"allowPersistentLicense": False}},
         },
