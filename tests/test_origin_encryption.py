@@ -258,7 +258,7 @@ def test_cenc_mpd_content_protection(site: Site) -> None:
         assert by_scheme["urn:mpeg:dash:mp4protection:2011"].cenc_default_kid == str(kid)
     assert f"<clearkey:Laurl Lic_type=\"EME-1.0\">{site.server.base_url}/keydelivery/clearkey<" \
         in text
-    assert f"<dashif:laurl>https://pr.example/{kid}</dashif:laurl>" in text
+    assert f"<dashif:Laurl>https://pr.example/{kid}</dashif:Laurl>" in text
     with_token = get(site.url("cenc", "manifest(format=mpd-time-cmaf)") + "?token=abc").text
     assert f"{site.server.base_url}/keydelivery/clearkey?token=abc<" in with_token
 

@@ -10,7 +10,7 @@ unaware of encryption:
   master playlist, so media playlists, whose key URIs carry the token, get it.
 - DASH: :class:`DashProtection` renders the ``ContentProtection`` elements
   (``urn:mpeg:dash:mp4protection:2011`` with ``cenc:default_KID``, W3C
-  ClearKey with its license URL as ``clearkey:Laurl`` and ``dashif:laurl``,
+  ClearKey with its license URL as ``clearkey:Laurl`` and ``dashif:Laurl``,
   Widevine and PlayReady with ``cenc:pssh``), and :func:`add_content_protection`
   puts them first in every video and audio AdaptationSet of an MPD.
 """
@@ -105,7 +105,7 @@ class DashProtection:
             lines += [
                 f'{indent}<ContentProtection schemeIdUri="{CLEARKEY_SCHEME}" value="ClearKey1.0">',
                 f'{inner}<clearkey:Laurl Lic_type="EME-1.0">{url}</clearkey:Laurl>',
-                f"{inner}<dashif:laurl>{url}</dashif:laurl>",
+                f"{inner}<dashif:Laurl>{url}</dashif:Laurl>",
             ]
             if self.common_pssh is not None:
                 lines.append(f"{inner}<cenc:pssh>{_b64(self.common_pssh)}</cenc:pssh>")
@@ -121,7 +121,7 @@ class DashProtection:
                 f'{indent}<ContentProtection schemeIdUri="{PLAYREADY_SCHEME}" value="MSPR 2.0">'
             )
             if self.playready_url is not None:
-                lines.append(f"{inner}<dashif:laurl>{escape(self.playready_url)}</dashif:laurl>")
+                lines.append(f"{inner}<dashif:Laurl>{escape(self.playready_url)}</dashif:Laurl>")
             lines += [
                 f"{inner}<cenc:pssh>{_b64(self.playready_pssh)}</cenc:pssh>",
                 f"{indent}</ContentProtection>",
