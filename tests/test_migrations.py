@@ -19,6 +19,7 @@ from typing import Any
 import pytest
 import sqlalchemy as sa
 from alembic import command
+from alembic.script import ScriptDirectory
 
 from openvod.clock import utcnow
 from openvod.config import Settings
@@ -157,7 +158,7 @@ def test_upgrade_fills_reference_columns(migrated: Context) -> None:
         rows = conn.execute(sa.text(
             "SELECT name, asset_key, streaming_policy_key, content_key_policy_key "
             "FROM resources ORDER BY name")).all()
-    assert version == "0003"
+    assert version == ScriptDirectory.from_config(alembic_config("sqlite://")).get_current_head()
     assert [tuple(r) for r in rows] == [
         ("Movie", None, None, None),
         ("MyPolicy", None, None, "keypolicyone"),
@@ -213,10 +214,10 @@ def test_new_locators_store_their_references(migrated: Context) -> None:
         option = {"configuration": {"@odata.type": NS + "ContentKeyPolicyClearKeyConfiguration"},
                   "restriction": {"@odata.type": NS + "ContentKeyPolicyOpenRestriction"}}
         key_policies.create_or_update(s, acct, "Other", parse(
-            ContentKeyPolicy, {"properties": {"options": [option]}}))
+            ContentKeyPolicy, {"properties": {"options": [option]}}), migrated.master_key)
         locators.create(s, acct, "fresh", parse(StreamingLocator, {"properties": {
             "assetName": "trailer", "streamingPolicyName": "predefined_downloadonly",
-            "defaultContentKeyPolicyName": "other"}}))
+            "defaultContentKeyPolicyName": "other"}}), migrated.master_key)
     with migrated.session() as s:
         row = locators.get_resource(s, acct, locators.KIND, "fresh")
         assert row is not None

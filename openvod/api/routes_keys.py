@@ -46,7 +46,7 @@ def put_key_policy(
 ) -> JSONResponse:
     """Create or replace a content key policy."""
     with ctx.session() as s:
-        row, created = key_policies.create_or_update(s, acct, name, body)
+        row, created = key_policies.create_or_update(s, acct, name, body, ctx.master_key)
         return JSONResponse(key_policies.to_arm(acct, row), status_code=201 if created else 200)
 
 
@@ -57,7 +57,8 @@ def patch_key_policy(
 ) -> Body:
     """Update a content key policy's description or options."""
     with ctx.session() as s:
-        return key_policies.to_arm(acct, key_policies.update(s, acct, name, body))
+        return key_policies.to_arm(acct, key_policies.update(s, acct, name, body,
+                                                        ctx.master_key))
 
 
 @router.delete(P + "/{name}")
@@ -77,4 +78,4 @@ def key_policy_with_secrets(
     """The policy's properties including key material and passwords."""
     with ctx.session() as s:
         row = require_resource(s, acct, key_policies.KIND, name, key_policies.LABEL)
-        return key_policies.properties(row, with_secrets=True)
+        return key_policies.properties(row, with_secrets=True, master=ctx.master_key)

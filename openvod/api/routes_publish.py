@@ -90,7 +90,7 @@ def put_locator(
 ) -> JSONResponse:
     """Publish an asset."""
     with ctx.session() as s:
-        row = locators.create(s, acct, name, body)
+        row = locators.create(s, acct, name, body, ctx.master_key)
         return JSONResponse(locators.to_arm(acct, row), status_code=201)
 
 
@@ -119,7 +119,7 @@ def list_content_keys(
 ) -> ListContentKeysResponse:
     """The content keys of a locator (none for clear policies)."""
     with ctx.session() as s:
-        return locators.content_keys(s, acct, name)
+        return locators.content_keys(s, acct, name, ctx.master_key)
 
 
 # --- streaming endpoints --------------------------------------------------------------

@@ -142,3 +142,18 @@ class Operation(Base):
     error: Mapped[dict[str, Any]] = mapped_column(default=dict)
     created_at: Mapped[datetime]
     finished_at: Mapped[datetime | None] = mapped_column(nullable=True)
+
+
+class KeyTokenUse(Base):
+    """How many times a key delivery token with a ``maxuses`` claim has been used.
+
+    Tokens are kept as their SHA-256 hash, never in clear; ``expires_at`` (the token's
+    own expiry, when it has one) lets old rows be purged.
+    """
+
+    __tablename__ = "key_token_uses"
+
+    token_hash: Mapped[str] = mapped_column(String(64), primary_key=True)
+    uses: Mapped[int] = mapped_column(Integer, default=0)
+    created_at: Mapped[datetime]
+    expires_at: Mapped[datetime | None] = mapped_column(nullable=True)

@@ -15,6 +15,8 @@ from sqlalchemy.orm import Session
 from openvod.clock import iso
 from openvod.db.models import Resource
 from openvod.errors import ConflictError
+from openvod.keys.master import MasterKey
+from openvod.keys.policy_secrets import unwrap_secrets, wrap_secrets
 from openvod.resources.content_key_policies import (
     ContentKeyPolicy,
     ContentKeyPolicyOption,
@@ -36,26 +38,33 @@ TYPE = "Microsoft.Media/mediaservices/contentKeyPolicies"
 LABEL = "content key policy"
 
 
-def _stored_options(options: list[ContentKeyPolicyOption]) -> list[dict[str, Any]]:
-    # Each option gets its read-only policyOptionId, as AMS assigned one.
-    return [{"policyOptionId": str(uuid.uuid4()), **option.to_json()} for option in options]
+def _stored_options(
+    options: list[ContentKeyPolicyOption], master: MasterKey, policy_id: str
+) -> list[dict[str, Any]]:
+    # Each option gets its read-only policyOptionId, as AMS assigned one; secrets are wrapped.
+    return [wrap_secrets({"policyOptionId": str(uuid.uuid4()), **option.to_json()}, master,
+                         policy_id) for option in options]
 
 
 def create_or_update(
-    session: Session, account: AccountRef, name: str, body: ContentKeyPolicy
+    session: Session, account: AccountRef, name: str, body: ContentKeyPolicy, master: MasterKey
 ) -> tuple[Resource, bool]:
     """PUT a policy: create it or replace its description and options."""
     check_resource_name(name, LABEL)
+    row = get_resource(session, account, KIND, name)
+    policy_id = row.resource_uuid if row is not None else str(uuid.uuid4())
     stored = {
         "description": body.properties.description,
-        "options": _stored_options(body.properties.options),
+        "options": _stored_options(body.properties.options, master, policy_id),
     }
-    row = get_resource(session, account, KIND, name)
-    return save_resource(session, account, KIND, name, stored, existing=row), row is None
+    saved = save_resource(session, account, KIND, name, stored, existing=row,
+                          resource_uuid=policy_id)
+    return saved, row is None
 
 
 def update(
-    session: Session, account: AccountRef, name: str, body: ContentKeyPolicyUpdate
+    session: Session, account: AccountRef, name: str, body: ContentKeyPolicyUpdate,
+    master: MasterKey,
 ) -> Resource:
     """PATCH a policy: the description and options sent replace the stored ones."""
     row = require_resource(session, account, KIND, name, LABEL)
@@ -64,7 +73,7 @@ def update(
     if props is not None and "description" in props.model_fields_set:
         stored["description"] = props.description
     if props is not None and props.options is not None:
-        stored["options"] = _stored_options(props.options)
+        stored["options"] = _stored_options(props.options, master, row.resource_uuid)
     return save_resource(session, account, KIND, name, stored, existing=row)
 
 
@@ -88,9 +97,23 @@ def delete(session: Session, account: AccountRef, name: str) -> bool:
     return True
 
 
-def properties(row: Resource, *, with_secrets: bool = False) -> dict[str, Any]:
+def options_with_secrets(row: Resource, master: MasterKey) -> list[ContentKeyPolicyOption]:
+    """The policy's options as models, secrets unwrapped (for key delivery only)."""
+    props = unwrap_secrets(row.properties, master, row.resource_uuid)
+    return [ContentKeyPolicyOption.model_validate(option, strict=False)
+            for option in props.get("options", [])]
+
+
+def properties(
+    row: Resource, *, with_secrets: bool = False, master: MasterKey | None = None
+) -> dict[str, Any]:
     """The policy's ``properties`` as the SDK reads them (secrets only when asked for)."""
-    props = dict(row.properties) if with_secrets else without_secrets(row.properties)
+    if with_secrets:
+        if master is None:
+            raise ValueError("secrets need the master key")
+        props = unwrap_secrets(row.properties, master, row.resource_uuid)
+    else:
+        props = without_secrets(row.properties)
     props.update({"policyId": row.resource_uuid, "created": iso(row.created_at),
                   "lastModified": iso(row.modified_at)})
     return props

@@ -13,6 +13,8 @@ from sqlalchemy.orm import Session
 from openvod.clock import iso
 from openvod.db.models import Resource
 from openvod.errors import ConflictError, InvalidRequestError
+from openvod.keys.content_keys import locator_keys, wrap_key_entry
+from openvod.keys.master import MasterKey
 from openvod.resources.actions import (
     AssetStreamingLocator,
     ListContentKeysResponse,
@@ -63,8 +65,10 @@ _KEY_TYPES = {
 }
 
 
-def create(session: Session, account: AccountRef, name: str, body: StreamingLocator) -> Resource:
-    """Create a locator; locators are immutable, as in AMS."""
+def create(
+    session: Session, account: AccountRef, name: str, body: StreamingLocator, master: MasterKey
+) -> Resource:
+    """Create a locator; locators are immutable, as in AMS. Its keys are stored wrapped."""
     check_resource_name(name, "streaming locator")
     if get_resource(session, account, KIND, name) is not None:
         raise ConflictError(f"The streaming locator '{name}' already exists and cannot be updated.")
@@ -84,8 +88,9 @@ def create(session: Session, account: AccountRef, name: str, body: StreamingLoca
         "alternativeMediaId": props.alternative_media_id,
         "filters": list(props.filters or []),
     }
-    keys = _content_keys(policy, policy_name, props.content_keys or [],
-                         key_policy or policy.default_content_key_policy_name)
+    keys = [wrap_key_entry(entry, master) for entry in _content_keys(
+        policy, policy_name, props.content_keys or [], key_policy,
+        policy.default_content_key_policy_name)]
     return save_resource(
         session, account, KIND, name, stored, resource_uuid=locator_id, extra={"keys": keys},
         asset=asset.name, streaming_policy=policy_name,
@@ -102,22 +107,24 @@ def _locator_id(session: Session, requested: uuid.UUID | None) -> str:
     return locator_id
 
 
-def _policy_labels(policy: StreamingPolicyProperties) -> list[tuple[str, str]]:
-    """(scheme, default key label) of each encrypting scheme of a policy."""
+def _policy_labels(policy: StreamingPolicyProperties) -> list[tuple[str, str, str | None]]:
+    """(scheme, default key label, default key's policyName) of each encrypting scheme."""
     labels = []
     for scheme in _KEY_TYPES:
         section = policy.schemes().get(scheme)
         if isinstance(section, EncryptedScheme):
             default = section.content_keys.default_key if section.content_keys else None
-            labels.append((scheme, (default.label if default else None) or ""))
+            labels.append((scheme, (default.label if default else None) or "",
+                           default.policy_name if default else None))
     return labels
 
 
 def _given_keys(
-    policy_name: str, labels: list[tuple[str, str]], requested: list[StreamingLocatorContentKey]
+    policy_name: str, labels: list[tuple[str, str, str | None]],
+    requested: list[StreamingLocatorContentKey],
 ) -> dict[str, StreamingLocatorContentKey]:
     """The keys the request gives, by label; each must match a key of the policy."""
-    known = {label for _, label in labels}
+    known = {label for _, label, _ in labels}
     given: dict[str, StreamingLocatorContentKey] = {}
     for index, key in enumerate(requested):
         where = f"properties.contentKeys[{index}]"
@@ -138,13 +145,18 @@ def _content_keys(
     policy: StreamingPolicyProperties,
     policy_name: str,
     requested: list[StreamingLocatorContentKey],
+    locator_key_policy: str | None,
     key_policy: str | None,
 ) -> list[dict[str, Any]]:
-    """One content key per encryption scheme of the policy (none for clear policies)."""
+    """One content key per encryption scheme of the policy (none for clear policies).
+
+    A key's content key policy is the locator's ``defaultContentKeyPolicyName``, else the
+    scheme's default key ``policyName``, else the streaming policy's default.
+    """
     labels = _policy_labels(policy)
     given = _given_keys(policy_name, labels, requested)
     keys: list[dict[str, Any]] = []
-    for scheme, label in labels:
+    for scheme, label, scheme_key_policy in labels:
         chosen = given.get(label)
         value = (chosen.value if chosen else None) or base64.b64encode(os.urandom(16)).decode()
         keys.append(
@@ -153,7 +165,7 @@ def _content_keys(
                 "type": _KEY_TYPES[scheme],
                 "labelReferenceInStreamingPolicy": label or None,
                 "value": value,
-                "policyName": key_policy,
+                "policyName": locator_key_policy or scheme_key_policy or key_policy,
                 "tracks": [],
             }
         )
@@ -172,7 +184,8 @@ def to_arm(account: AccountRef, row: Resource) -> dict[str, Any]:
     props = dict(row.properties)
     props["created"] = iso(row.created_at)
     props["contentKeys"] = [
-        {k: v for k, v in key.items() if k != "value"} for key in row.extra.get("keys", [])
+        {k: v for k, v in key.items() if k not in ("value", "wrappedValue")}
+        for key in row.extra.get("keys", [])
     ]
     return envelope(
         arm_id=f"{account.arm_id}/streamingLocators/{row.name}",
@@ -218,10 +231,17 @@ def policy_in_use(session: Session, account: AccountRef, policy_name: str) -> bo
     return is_referenced(session, account, KIND, streaming_policy=policy_name)
 
 
-def content_keys(session: Session, account: AccountRef, name: str) -> ListContentKeysResponse:
-    """``listContentKeys``: the locator's keys with their values."""
+def content_keys(
+    session: Session, account: AccountRef, name: str, master: MasterKey
+) -> ListContentKeysResponse:
+    """``listContentKeys``: the locator's keys with their values (unwrapped)."""
     row = require_resource(session, account, KIND, name, "streaming locator")
-    return ListContentKeysResponse.model_validate({"contentKeys": row.extra.get("keys", [])})
+    entries = row.extra.get("keys", [])
+    values = {key.id: key.value for key in locator_keys({"contentKeys": entries}, master)}
+    listed = [{**{k: v for k, v in e.items() if k != "wrappedValue"},
+               "value": base64.b64encode(values[uuid.UUID(str(e["id"]))]).decode()}
+              for e in entries]
+    return ListContentKeysResponse.model_validate({"contentKeys": listed})
 
 
 def manifest_name(files: list[str]) -> str | None:

@@ -27,12 +27,15 @@ def settings_from_environment() -> Settings:
 def app_from_environment() -> AsgiApp:
     """The origin app over a context built from OPENVOD_* variables."""
     from openvod.context import open_context
+    from openvod.keydelivery.app import with_key_delivery
     from openvod.origin.app import create_origin_app
     from openvod.serving.tuning import tune_malloc
 
     tune_malloc()
     # The serving processes never migrate: `openvod origin` did it once before starting them.
-    return create_origin_app(open_context(settings_from_environment(), run_migrations=False))
+    ctx = open_context(settings_from_environment(), run_migrations=False)
+    # Players fetch keys from the origin they stream from: key delivery is mounted here too.
+    return with_key_delivery(ctx, create_origin_app(ctx))
 
 
 def main() -> None:

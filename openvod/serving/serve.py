@@ -21,6 +21,7 @@ from openvod.context import Context
 from openvod.httpd import serve
 from openvod.httpd.protocol import ServerState
 from openvod.httpd.server import fit_limits
+from openvod.keydelivery.app import with_key_delivery
 from openvod.origin.app import create_origin_app, create_root_app
 from openvod.serving.limits import http_limits
 from openvod.serving.tls import ensure_dev_certificate
@@ -40,6 +41,8 @@ class Server:
         self.api_app = create_api_app(ctx)
         self.api_app.state.ready = False
         self.root_app = create_root_app(self.api_app, create_origin_app(ctx))
+        # Key delivery answers /keydelivery/... on the same port, before the API and origin.
+        self.listener_app = with_key_delivery(ctx, self.root_app)
         self.blob_app = create_blob_app(
             ctx.store,
             account_name=ctx.settings.storage_account_name,
@@ -82,7 +85,7 @@ class Server:
         blob_limits = fit_limits(http_limits(s, max_body_bytes=MAX_PUT_BLOB_BYTES), listeners=2)
         bound: list[int] = []
         tasks = [
-            asyncio.create_task(serve(self.root_app, s.host, s.port, stop, limits=api_limits,
+            asyncio.create_task(serve(self.listener_app, s.host, s.port, stop, limits=api_limits,
                                       ssl_context=self._ssl_context(), ready=bound.append,
                                       state_ready=self.listeners.append)),
             asyncio.create_task(serve(self.blob_app, s.host, s.resolved_blob_port, stop,
