@@ -88,7 +88,6 @@ class DashProtection:
     scheme: str  # 'cenc' or 'cbcs'
     key_id: bytes
     clearkey_url: str | None = None
-    common_pssh: bytes | None = None
     widevine_pssh: bytes | None = None
     playready_pssh: bytes | None = None
     playready_url: str | None = None
@@ -106,10 +105,8 @@ class DashProtection:
                 f'{indent}<ContentProtection schemeIdUri="{CLEARKEY_SCHEME}" value="ClearKey1.0">',
                 f'{inner}<clearkey:Laurl Lic_type="EME-1.0">{url}</clearkey:Laurl>',
                 f"{inner}<dashif:Laurl>{url}</dashif:Laurl>",
-            ]
-            if self.common_pssh is not None:
-                lines.append(f"{inner}<cenc:pssh>{_b64(self.common_pssh)}</cenc:pssh>")
-            lines.append(f"{indent}</ContentProtection>")
+                f"{indent}</ContentProtection>",
+            ]  # no cenc:pssh: dash.js would pass it to EME as 'keyids' init data
         if self.widevine_pssh is not None:
             lines += [
                 f'{indent}<ContentProtection schemeIdUri="{WIDEVINE_SCHEME}" value="Widevine">',

@@ -344,6 +344,7 @@ class OriginApp:
         are memoised too unless a token is carried into them.
         """
         head_only = scope["method"] == "HEAD"
+        zero_copy = ZERO_COPY in scope.get("extensions", ())
         key = (asset.version, tail + cache_tag(delivery))
         if isinstance(request, FragmentRequest):
             entry = self.responses.get(key)
@@ -352,9 +353,12 @@ class OriginApp:
                     built = await in_thread(encrypted_fragment_body, asset, request, delivery)
                 except MediaError as exc:
                     raise asset.failed(exc) from None
-                entry = CachedResponse(built.body, built.content_type, strong_etag(*key))
+                body = built.body
+                if zero_copy and self.responses.enabled:  # a memfd the server can sendfile
+                    body = stored_body(built.data)
+                entry = CachedResponse(body, built.content_type, strong_etag(*key))
                 self.responses.put(key, entry)
-            await _send_entry(send, entry, SEGMENT_CACHE_CONTROL, headers, head_only, False)
+            await _send_entry(send, entry, SEGMENT_CACHE_CONTROL, headers, head_only, zero_copy)
             return
         token = token_of(scope.get("query_string", b""))
         memo_key = ("manifest-encrypted", format_streaming_path(request), cache_tag(delivery))
@@ -362,11 +366,11 @@ class OriginApp:
         if entry is None:
             try:
                 links = KeyLinks(self.public_base, token)
-                body = encrypted_manifest(asset, request, delivery, links)
+                text = encrypted_manifest(asset, request, delivery, links)
             except MediaError as exc:
                 raise asset.failed(exc) from None
             etag = strong_etag(asset.version, f"{memo_key}|{token or ''}")
-            entry = CachedResponse(BytesBody(body), manifest_type(request), etag)
+            entry = CachedResponse(BytesBody(text), manifest_type(request), etag)
             if not token:
                 asset.memo[memo_key] = entry
         age = DEFAULT_MANIFEST_MAX_AGE_SECONDS if max_age is None else max_age

@@ -232,7 +232,6 @@ def _dash_protection(delivery: SchemeDelivery, links: KeyLinks) -> DashProtectio
         scheme="cbcs" if delivery.scheme == "cbcs" else "cenc",
         key_id=delivery.key.id.bytes,
         clearkey_url=clearkey_url,
-        common_pssh=boxes["common"],
         widevine_pssh=boxes.get("widevine"),
         playready_pssh=boxes.get("playReady"),
         playready_url=delivery.url_from_template("playReady"),
