@@ -7,7 +7,8 @@ given only on the manifest URL (``?token=``): the origin carries it into the lic
 URL of the MPD and into the key URIs of the HLS media playlists, so shaka-player and
 dash.js (EME ``org.w3.clearkey``) and hls.js (AES-128) need no proxy and no player
 configuration. Each case plays, seeks and ends exactly as the clear cases do; a case
-without the token fails to play (the key delivery refuses it).
+without the token fails to play (the key delivery refuses it). Two cases also play from
+``openvod origin``, which writes and serves its own key delivery URLs.
 """
 
 from __future__ import annotations
@@ -21,7 +22,15 @@ import jwt
 import pytest
 
 from tests.conftest import ServerHandle, start_server
-from tests.origin_support import api, create_asset, ensure_account, ism_text, set_endpoint
+from tests.origin_support import (
+    api,
+    create_asset,
+    ensure_account,
+    ism_text,
+    set_endpoint,
+    start_origin,
+    stop_process,
+)
 from tests.player import make_long_ladder
 from tests.test_players import (  # noqa: F401 (fixtures used by name)
     MISSING,
@@ -104,6 +113,24 @@ def test_encrypted_stream_plays_seeks_and_ends(
     server, paths = published
     site = Site(server, server.base_url + paths[role])
     play_seek_and_end(site, player_page, player, f"{tail}?token={make_token()}")
+
+
+@pytest.mark.parametrize(("player", "role", "tail"), [CASES[0], CASES[3]])
+def test_through_the_dedicated_origin(
+    published: tuple[ServerHandle, dict],
+    player_page: PlayerPage,  # noqa: F811 (the fixture)
+    player: str,
+    role: str,
+    tail: str,
+) -> None:
+    """``openvod origin`` writes its own key delivery URLs (it serves them too)."""
+    server, paths = published
+    proc, base_url = start_origin(server, 1, None)
+    try:
+        site = Site(server, base_url + paths[role])
+        play_seek_and_end(site, player_page, player, f"{tail}?token={make_token()}")
+    finally:
+        stop_process(proc)
 
 
 # dash.js and hls.js: shaka's load() keeps retrying the refused license (page.evaluate waits).
