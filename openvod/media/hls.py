@@ -267,12 +267,14 @@ def build_media_playlist(
     keyframes: bool = False,
     options: ManifestOptions = NO_OPTIONS,
     key_tags: Sequence[str] = (),
+    map_key_tags: Sequence[str] = (),
 ) -> str:
     """The media playlist at ``QualityLevels(b)/Manifest(track,format=...)``.
 
     With ``keyframes`` it is the I-frame playlist (video, m3u8-aapl or
     m3u8-cmaf only). ``key_tags`` (e.g. ``#EXT-X-KEY:...`` lines) go after
-    the EXT-X-MAP, so they apply to every segment but not the init section.
+    the EXT-X-MAP, so they apply to every segment but not the init section;
+    ``map_key_tags`` go before it (an encrypted init section).
     Segment URIs are relative to the playlist. ``p`` is the presentation the
     rendition belongs to.
     """
@@ -291,6 +293,7 @@ def build_media_playlist(
         lines.append("#EXT-X-I-FRAMES-ONLY")
     if not _is_ts(fmt):
         init = fragment_name(rendition.track_name, INIT_TIME, fmt, children)
+        lines += map_key_tags
         lines.append(f'#EXT-X-MAP:URI="{init}"')
     lines += key_tags
     head = "\n".join(lines) + "\n"

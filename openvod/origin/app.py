@@ -52,8 +52,16 @@ from openvod.origin.bodies import (
 )
 from openvod.origin.cache import ByteLruCache
 from openvod.origin.codec_rules import check_format_carries
+from openvod.origin.delivery import SchemeDelivery, choose_delivery
 from openvod.origin.download import Downloads
-from openvod.origin.errors import MalformedUrlError, NotPublishedError
+from openvod.origin.encryption import (
+    KeyLinks,
+    cache_tag,
+    encrypted_fragment_body,
+    encrypted_manifest,
+    token_of,
+)
+from openvod.origin.errors import MalformedUrlError
 from openvod.origin.publishing import Protocol, PublishingResolver, parse_locator_id
 from openvod.origin.responses import (
     CORS_HEADERS,
@@ -161,9 +169,7 @@ def protocol_of(request: StreamingRequest) -> Protocol:
 
 
 def check_options(options: ManifestOptions) -> None:
-    """Refuse what is not served yet: encrypted variants and dynamic filters (404)."""
-    if options.encryption is not None:
-        raise NotPublishedError("Encrypted delivery is not available.")
+    """Refuse what is not served yet: dynamic filters (404)."""
     if options.filters:
         raise NotFoundError("Unknown filter.")
 
@@ -209,7 +215,8 @@ class OriginApp:
             cache_bytes = settings.origin_cache_bytes
         self.store = ctx.store
         self.downloads = Downloads(ctx.store)
-        self.publishing = PublishingResolver.for_sessions(ctx.session)
+        self.publishing = PublishingResolver.for_sessions(ctx.session, master=ctx.master_key)
+        self.public_base = settings.resolved_public_url
         self.assets = AssetCache(AssetLoader(ctx.store))
         self.responses: ByteLruCache[tuple[str, str]] = ByteLruCache(cache_bytes)
         self.plans: ByteLruCache[tuple[str, str]] = ByteLruCache(PLAN_CACHE_BYTES)
@@ -263,9 +270,16 @@ class OriginApp:
             return
         check_options(request.options)
         publication = await self.publishing.resolve(path.locator_id, protocol_of(request))
+        delivery = choose_delivery(publication.deliveries, publication.clear_protocols,
+                                   protocol_of(request), request.format,
+                                   request.options.encryption)  # fmt: skip
         asset = await self.assets.get(publication.container, path.segments[0][:-4])
         check_format_carries(asset.presentation, request.format)
         head_only = scope["method"] == "HEAD"
+        if delivery is not None:
+            await self._send_encrypted(asset, request, parsed.tail, delivery, scope, headers,
+                                       send, publication.max_cache_age_seconds)  # fmt: skip
+            return
         if isinstance(request, FragmentRequest):
             zero_copy = ZERO_COPY in scope.get("extensions", ())
             await self._send_fragment(asset, request, parsed.tail, headers, send, head_only,
@@ -347,6 +361,56 @@ class OriginApp:
                 if cache:
                     self.responses.put(key, entry)
         await _send_entry(send, entry, SEGMENT_CACHE_CONTROL, headers, head_only, zero_copy)
+
+    async def _send_encrypted(
+        self,
+        asset: LoadedAsset,
+        request: StreamingRequest,
+        tail: str,
+        delivery: SchemeDelivery,
+        scope: Scope,
+        headers: dict[bytes, bytes],
+        send: Send,
+        max_age: int | None,
+    ) -> None:
+        """A manifest or segment under a scheme (see :mod:`openvod.origin.encryption`).
+
+        Segments are cached under their URL plus the scheme and key id; manifests
+        are memoised too unless a token is carried into them.
+        """
+        head_only = scope["method"] == "HEAD"
+        zero_copy = ZERO_COPY in scope.get("extensions", ())
+        key = (asset.version, tail + cache_tag(delivery))
+        if isinstance(request, FragmentRequest):
+            entry = self.responses.get(key)
+            if entry is None:
+                try:
+                    built = await in_thread(encrypted_fragment_body, asset, request, delivery)
+                except MediaError as exc:
+                    raise asset.failed(exc) from None
+                body = built.body
+                if zero_copy and self.responses.enabled:  # a memfd the server can sendfile
+                    body = stored_body(built.data)
+                entry = CachedResponse(body, built.content_type, strong_etag(*key))
+                self.responses.put(key, entry)
+            await _send_entry(send, entry, SEGMENT_CACHE_CONTROL, headers, head_only, zero_copy)
+            return
+        token = token_of(scope.get("query_string", b""))
+        memo_key = ("manifest-encrypted", format_streaming_path(request), cache_tag(delivery))
+        entry = None if token else asset.memo.get(memo_key)
+        if entry is None:
+            try:
+                links = KeyLinks(self.public_base, token)
+                text = encrypted_manifest(asset, request, delivery, links)
+            except MediaError as exc:
+                raise asset.failed(exc) from None
+            etag = strong_etag(asset.version, f"{memo_key}|{token or ''}")
+            entry = CachedResponse(BytesBody(text), manifest_type(request), etag)
+            if not token:
+                asset.memo[memo_key] = entry
+        age = DEFAULT_MANIFEST_MAX_AGE_SECONDS if max_age is None else max_age
+        cache_control = f"public, max-age={age}".encode()
+        await _send_entry(send, entry, cache_control, headers, head_only, zero_copy=False)
 
     async def _send_manifest(
         self,

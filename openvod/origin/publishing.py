@@ -22,7 +22,10 @@ from sqlalchemy.orm import Session
 from openvod.clock import parse_iso, utcnow
 from openvod.db.models import Account
 from openvod.errors import NotFoundError
+from openvod.keys.content_keys import locator_keys
+from openvod.keys.master import MasterKey
 from openvod.origin.cache import SingleFlight, TtlCache
+from openvod.origin.delivery import SchemeDelivery, deliveries_of
 from openvod.origin.errors import NotPublishedError
 from openvod.services import endpoints, locators, policies
 from openvod.services.repository import (
@@ -47,12 +50,12 @@ class Publication:
     clear_protocols: frozenset[str]  # enabled by the policy's noEncryption section
     endpoint_running: bool
     max_cache_age_seconds: int | None  # of the running endpoint, None when unset
+    deliveries: tuple[SchemeDelivery, ...] = ()  # the encrypting sections, with their keys
 
     def check(self, protocol: Protocol, now: datetime) -> None:
-        """Raise NotPublishedError unless ``protocol`` may be served in the clear ``now``.
+        """Raise NotPublishedError unless ``protocol`` may be served (clear or encrypted) ``now``.
 
-        Encrypted delivery is not implemented yet: a protocol that only an
-        encryption section enables is refused like a disabled one.
+        Which scheme a request gets is :func:`~openvod.origin.delivery.choose_delivery`'s call.
         """
         if not self.endpoint_running:
             raise NotPublishedError("No streaming endpoint of the account is running.")
@@ -60,7 +63,8 @@ class Publication:
             raise NotPublishedError("The streaming locator is not valid yet.")
         if self.end is not None and now >= self.end:
             raise NotPublishedError("The streaming locator has expired.")
-        if protocol not in self.clear_protocols:
+        encrypted = any(protocol in d.protocols for d in self.deliveries)
+        if protocol not in self.clear_protocols and not encrypted:
             raise NotPublishedError(f"The streaming policy does not enable {protocol}.")
 
 
@@ -74,8 +78,14 @@ def parse_locator_id(text: str) -> str | None:
         return None
 
 
-def load_publication(session: Session, locator_id: str) -> Publication | None:
-    """Read a locator's publication from the database; None if the locator is unknown."""
+def load_publication(
+    session: Session, locator_id: str, master: MasterKey | None = None
+) -> Publication | None:
+    """Read a locator's publication from the database; None if the locator is unknown.
+
+    With ``master`` the locator's content keys are unwrapped for dynamic
+    encryption; without it, encrypting sections serve nothing.
+    """
     row = find_by_uuid(session, locators.KIND, locator_id)
     if row is None:
         return None
@@ -96,6 +106,11 @@ def load_publication(session: Session, locator_id: str) -> Publication | None:
         for r in list_resources(session, account, endpoints.KIND)
         if r.properties.get("resourceState") == "Running"
     ]
+    deliveries: tuple[SchemeDelivery, ...] = ()
+    if master is not None:
+        entries = row.extra.get("keys") or props.get("contentKeys") or []
+        keys = locator_keys({"contentKeys": entries}, master)
+        deliveries = deliveries_of(policy, keys, str(props.get("alternativeMediaId") or ""))
     return Publication(
         locator_id=locator_id,
         container=asset.properties["container"],
@@ -104,6 +119,7 @@ def load_publication(session: Session, locator_id: str) -> Publication | None:
         clear_protocols=frozenset(policies.enabled_protocols(policy).get("noEncryption", ())),
         endpoint_running=bool(running),
         max_cache_age_seconds=_max_cache_age(running),
+        deliveries=deliveries,
     )
 
 
@@ -134,13 +150,16 @@ class PublishingResolver:
 
     @classmethod
     def for_sessions(
-        cls, session_scope: Callable[[], Any], ttl_seconds: float = DEFAULT_TTL_SECONDS
+        cls,
+        session_scope: Callable[[], Any],
+        ttl_seconds: float = DEFAULT_TTL_SECONDS,
+        master: MasterKey | None = None,
     ) -> PublishingResolver:
         """A resolver reading through ``session_scope`` (e.g. ``Context.session``)."""
 
         def load(locator_id: str) -> Publication | None:
             with session_scope() as session:
-                return load_publication(session, locator_id)
+                return load_publication(session, locator_id, master)
 
         return cls(load, ttl_seconds)
 

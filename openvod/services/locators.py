@@ -58,6 +58,17 @@ _ENCRYPTION = {
     ("commonEncryptionCbcs", "hls"): "cbcs-aapl",
     ("commonEncryptionCbcs", "dash"): "cbcs",
 }
+# What the origin can package under each encrypting scheme (the rest answers 400 there,
+# so listPaths leaves it out): AES-128 envelope is HLS only; CENC 'cenc' is DASH
+# (Smooth's PIFF protection is not built); 'cbcs' is HLS fMP4 (SAMPLE-AES) and DASH.
+_SERVED_FORMATS: dict[tuple[str, str], frozenset[str]] = {
+    ("envelopeEncryption", "hls"): frozenset({"(format=m3u8-aapl)", "(format=m3u8-cmaf)"}),
+    ("commonEncryptionCenc", "dash"): frozenset({"(format=mpd-time-csf)",
+                                                 "(format=mpd-time-cmaf)"}),
+    ("commonEncryptionCbcs", "hls"): frozenset({"(format=m3u8-cmaf)"}),
+    ("commonEncryptionCbcs", "dash"): frozenset({"(format=mpd-time-csf)",
+                                                 "(format=mpd-time-cmaf)"}),
+}
 _KEY_TYPES = {
     "envelopeEncryption": "EnvelopeEncryption",
     "commonEncryptionCenc": "CommonEncryptionCenc",
@@ -257,11 +268,20 @@ def manifest_name(files: list[str]) -> str | None:
     return None
 
 
+def servable(scheme: str, protocol: str, fmt: str) -> bool:
+    """Whether the origin packages ``fmt`` of ``protocol`` under ``scheme``."""
+    if scheme not in _KEY_TYPES:
+        return True  # noEncryption
+    return fmt in _SERVED_FORMATS.get((scheme, protocol), frozenset())
+
+
 def _streaming_path(locator_id: str, stem: str, scheme: str, protocol: str) -> StreamingPath:
     """The manifest URLs of one protocol under one scheme (with its ``encryption=``)."""
     encryption = _ENCRYPTION.get((scheme, protocol))
     items = []
     for _, fmt in _FORMATS[protocol]:
+        if not servable(scheme, protocol, fmt):
+            continue
         modifier = fmt
         if encryption:
             modifier = f"({fmt[1:-1]},encryption={encryption})" if fmt else (
@@ -287,7 +307,8 @@ def paths(session: Session, account: AccountRef, name: str, store: BlobStore) ->
     download: list[str] = []
     for scheme, protocols in policy.enabled_protocols().items():
         for protocol in ("hls", "dash", "smoothStreaming"):
-            if protocol in protocols and stem is not None:
+            served = any(servable(scheme, protocol, fmt) for _, fmt in _FORMATS[protocol])
+            if protocol in protocols and stem is not None and served:
                 streaming.append(_streaming_path(locator_id, stem, scheme, protocol))
         if "download" in protocols:
             download = [
