@@ -160,8 +160,8 @@ BuiltInPresetName = Annotated[
 ]
 
 
-class H264Layer(ArmModel):
-    """``H264Layer``: one H.264 rendition."""
+class _VideoLayer(ArmModel):
+    """The fields H.264 and H.265 layers share."""
 
     bitrate: VideoBitrate
     width: Size | None = None
@@ -172,11 +172,16 @@ class H264Layer(ArmModel):
     frame_rate: FrameRate | None = None
     slices: Count | None = None
     adaptive_b_frame: bool | None = None
-    profile: H264Profile | None = None
     level: Level | None = None
     buffer_window: BufferWindow | None = None
     crf: Annotated[float, Field(ge=0, le=51)] | None = None
     reference_frames: Positive | None = None
+
+
+class H264Layer(_VideoLayer):
+    """``H264Layer``: one H.264 rendition."""
+
+    profile: H264Profile | None = None
     entropy_mode: EntropyMode | None = None
 
 
@@ -205,23 +210,10 @@ class AacAudio(ArmModel):
     profile: AacProfile | None = None
 
 
-class H265Layer(ArmModel):
-    """``H265Layer``: one HEVC rendition (no entropy mode or CRF: H.265 is always CABAC)."""
+class H265Layer(_VideoLayer):
+    """``H265Layer``: one HEVC rendition (no entropy mode: H.265 is always CABAC)."""
 
-    bitrate: VideoBitrate
-    width: Size | None = None
-    height: Size | None = None
-    label: str | None = None
-    max_bitrate: VideoBitrate | None = None
-    b_frames: Count | None = None
-    frame_rate: FrameRate | None = None
-    slices: Count | None = None
-    adaptive_b_frame: bool | None = None
     profile: H265Profile | None = None
-    level: Level | None = None
-    buffer_window: BufferWindow | None = None
-    crf: Annotated[float, Field(ge=0, le=51)] | None = None
-    reference_frames: Positive | None = None
 
 
 class H265Video(ArmModel):
