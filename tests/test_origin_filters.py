@@ -75,6 +75,14 @@ def site(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Site]:
     ams.account_filters.create_or_update(RESOURCE_GROUP, ACCOUNT, "low", AccountFilter(tracks=low))
     ams.account_filters.create_or_update(RESOURCE_GROUP, ACCOUNT, "start250", AccountFilter(
         first_quality=FirstQuality(bitrate=250_000)))
+    not400 = [FilterTrackSelection(track_selections=[
+        _condition("FourCC", "avc1"), _condition("Bitrate", "400000", "NotEqual")]),
+        FilterTrackSelection(track_selections=[_condition("Type", "Audio"),
+                                               _condition("Language", "und")])]
+    ams.account_filters.create_or_update(RESOURCE_GROUP, ACCOUNT, "not400",
+                                         AccountFilter(tracks=not400))
+    ams.account_filters.create_or_update(RESOURCE_GROUP, ACCOUNT, "videoonly", AccountFilter(
+        tracks=[FilterTrackSelection(track_selections=[_condition("Type", "Audio", "NotEqual")])]))
     locators = {"clear": create_locator(server, "clear", "long",
                                         "Predefined_ClearStreamingOnly")}
     body = api(server, "PUT", "/streamingLocators/lowonly", {"properties": {
@@ -210,3 +218,13 @@ def test_filtered_segments_are_the_unfiltered_bytes(site: Site) -> None:
         first, second = get(filtered), get(plain)
         assert first.status_code == second.status_code == 200
         assert first.content == second.content
+
+
+def test_not_equal_fourcc_and_language_selections(site: Site) -> None:
+    _, master = _master(site, "format=m3u8-cmaf,filter=not400")
+    uris = [p.uri for p in _video_playlists(master)]
+    assert len(uris) == 2 and not any("QualityLevels(400000)" in u for u in uris)
+    assert master.media, "audio in language 'und' is kept"
+    _, video_only = _master(site, "format=m3u8-cmaf,filter=videoonly")
+    assert len(_video_playlists(video_only)) == 3
+    assert not video_only.media and all("aac" not in p.uri for p in video_only.playlists)
