@@ -2,8 +2,8 @@
 
 Both live in the generic resources table: account filters as kind
 ``accountFilters``, asset filters as kind ``assetFilters`` with their asset's
-name as parent (deleting the asset deletes them). The origin reads them by
-name when a manifest URL carries ``filter=`` (see :func:`find_filters`).
+name as parent (deleting the asset deletes them). The origin reads them with
+the locator (:func:`openvod.origin.filters.load_filters`).
 """
 
 from __future__ import annotations
@@ -14,7 +14,7 @@ from sqlalchemy.orm import Session
 
 from openvod.db.models import Resource
 from openvod.errors import InvalidRequestError, NotFoundError
-from openvod.resources.filters import MediaFilter, MediaFilterProperties
+from openvod.resources.filters import MediaFilter
 from openvod.services.arm import AccountRef, envelope, page
 from openvod.services.names import check_resource_name
 from openvod.services.repository import get_resource, list_resources, save_resource
@@ -98,21 +98,4 @@ def list_arm(session: Session, account: AccountRef, asset: str = "") -> dict[str
     """The filters of an asset (or of the account), oldest first."""
     rows = list_resources(session, account, _kind(asset), asset)
     return page([to_arm(account, r, asset) for r in rows])
-
-
-def find_filters(session: Session, account: AccountRef, asset: str,
-                 names: tuple[str, ...]) -> list[MediaFilterProperties]:
-    """The filters ``names`` name: an asset filter of ``asset``, else an account filter.
-
-    Raises NotFoundError for a name that is neither (AMS answered 404).
-    """
-    found = []
-    for name in names:
-        row = get_resource(session, account, ASSET_KIND, name, parent=asset) or \
-            get_resource(session, account, ACCOUNT_KIND, name)
-        if row is None:
-            raise NotFoundError("Unknown filter.")
-        found.append(MediaFilterProperties.model_validate(row.properties, strict=False))
-    return found
-
 
