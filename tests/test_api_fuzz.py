@@ -67,6 +67,13 @@ def _seed(kind: str) -> dict[str, Any]:
         "keypolicy": sdk_json(key_policy(CONFIGURATIONS["PlayReady"],
                                          token_restriction(TOKEN_KEYS["x509"])),
                               "ContentKeyPolicy"),
+        "filter": {"properties": {
+            "presentationTimeRange": {"startTimestamp": 0, "endTimestamp": 100_000_000,
+                                      "timescale": 10_000_000, "forceEndTimestamp": False},
+            "firstQuality": {"bitrate": 1_000_000},
+            "tracks": [{"trackSelections": [
+                {"property": "Type", "operation": "Equal", "value": "video"},
+                {"property": "Bitrate", "operation": "Equal", "value": "0-2000000"}]}]}},
         "none": {},
     }[kind]
 
@@ -98,6 +105,8 @@ SEEDS = [
     ("PUT", r"/tracks/\{track\}$", "track"),
     ("PATCH", r"/tracks/\{track\}$", "track"),
     ("POST", r"/tracks/\{track\}/updateTrackData$", "none"),
+    ("PUT", r"/(account|asset)Filters/\{name\}$", "filter"),
+    ("PATCH", r"/(account|asset)Filters/\{name\}$", "filter"),
 ]
 
 

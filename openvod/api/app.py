@@ -9,6 +9,7 @@ from openvod import __version__
 from openvod.api.bodies import install_body_schemas
 from openvod.api.errors import install_error_handlers
 from openvod.api.paths import CanonicalPathMiddleware
+from openvod.api.routes_filters import router as filters_router
 from openvod.api.routes_index import router as index_router
 from openvod.api.routes_keys import router as keys_router
 from openvod.api.routes_media import router as media_router
@@ -26,6 +27,7 @@ def create_api_app(ctx: Context) -> FastAPI:
     app.include_router(publish_router)
     app.include_router(keys_router)
     app.include_router(index_router)
+    app.include_router(filters_router)
     install_body_schemas(app)
 
     @app.get("/healthz", include_in_schema=False)

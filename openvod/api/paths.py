@@ -15,6 +15,7 @@ _KEYWORDS = [
     "contentKeyPolicies", "listContainerSas", "listStreamingLocators", "listPaths",
     "listContentKeys", "cancelJob", "start", "stop", "scale", "getEncryptionKey",
     "getPolicyPropertiesWithSecrets", "search", "tracks", "updateTrackData", "operationStatuses",
+    "accountFilters", "assetFilters",
 ]
 CANONICAL = {k.lower(): k for k in _KEYWORDS}
 

@@ -89,8 +89,10 @@ def _segment_template(
     name = rendition.track_name
     media = quality_levels("$Bandwidth$") + fragment_name(name, "$Time$", fmt, options)
     init = quality_levels("$Bandwidth$") + fragment_name(name, INIT_TIME, fmt, options)
+    offset = rendition.presentation_offset_ticks
+    pto = f'presentationTimeOffset="{offset}" ' if offset else ""
     return (
-        f'{indent}<SegmentTemplate timescale="{rendition.timescale}" '
+        f'{indent}<SegmentTemplate timescale="{rendition.timescale}" {pto}'
         f'initialization="{escape(init)}" media="{escape(media)}">\n'
         f"{_segment_timeline(rendition, indent + '  ')}\n"
         f"{indent}</SegmentTemplate>"

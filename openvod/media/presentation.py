@@ -73,6 +73,7 @@ class Rendition:
     boundaries: npt.NDArray[np.int64]  # first sample index of each segment (len N)
     start_ticks: npt.NDArray[np.int64]  # segment start decode times (len N + 1; last = end)
     cache: dict[Hashable, Any] = field(default_factory=dict, repr=False, compare=False)
+    presentation_offset_ticks: int = 0  # where a time-filtered timeline starts (DASH)
 
     @property
     def segment_count(self) -> int:

@@ -19,7 +19,7 @@ import functools
 import hashlib
 import logging
 from collections.abc import Iterable
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from urllib.parse import unquote_to_bytes
 
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
@@ -34,7 +34,6 @@ from openvod.media.smooth import build_smooth_manifest
 from openvod.media.urls import (
     DASH_FORMATS,
     FragmentRequest,
-    ManifestOptions,
     ManifestRequest,
     PlaylistRequest,
     StreamingRequest,
@@ -62,6 +61,7 @@ from openvod.origin.encryption import (
     token_of,
 )
 from openvod.origin.errors import MalformedUrlError
+from openvod.origin.filters import chosen_filters, filtered_asset
 from openvod.origin.publishing import Protocol, PublishingResolver, parse_locator_id
 from openvod.origin.responses import (
     CORS_HEADERS,
@@ -168,10 +168,9 @@ def protocol_of(request: StreamingRequest) -> Protocol:
     return "dash" if fmt in DASH_FORMATS else "hls"
 
 
-def check_options(options: ManifestOptions) -> None:
-    """Refuse what is not served yet: dynamic filters (404)."""
-    if options.filters:
-        raise NotFoundError("Unknown filter.")
+def unfiltered(request: FragmentRequest) -> FragmentRequest:
+    """A fragment request without its ``filter=`` modifier (filters never change segments)."""
+    return replace(request, options=replace(request.options, filters=()))
 
 
 def strong_etag(version: str, key: str) -> bytes:
@@ -268,12 +267,18 @@ class OriginApp:
                 headers=headers, max_age_seconds=publication.max_cache_age_seconds,
             )
             return
-        check_options(request.options)
         publication = await self.publishing.resolve(path.locator_id, protocol_of(request))
+        chosen = chosen_filters(publication.filters, publication.locator_filters,
+                                request.options.filters)
+        if isinstance(request, FragmentRequest) and request.options.filters:
+            request = unfiltered(request)  # the same bytes: served and cached as unfiltered
+            parsed = replace(parsed, tail=format_streaming_path(request))
         delivery = choose_delivery(publication.deliveries, publication.clear_protocols,
                                    protocol_of(request), request.format,
                                    request.options.encryption)  # fmt: skip
         asset = await self.assets.get(publication.container, path.segments[0][:-4])
+        if not isinstance(request, FragmentRequest):
+            asset = filtered_asset(asset, chosen)
         check_format_carries(asset.presentation, request.format)
         head_only = scope["method"] == "HEAD"
         if delivery is not None:

@@ -12,7 +12,7 @@ from __future__ import annotations
 
 import uuid
 from collections.abc import Callable
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Any, Literal
 
@@ -24,9 +24,11 @@ from openvod.db.models import Account
 from openvod.errors import NotFoundError
 from openvod.keys.content_keys import locator_keys
 from openvod.keys.master import MasterKey
+from openvod.media.filters import ManifestFilter
 from openvod.origin.cache import SingleFlight, TtlCache
 from openvod.origin.delivery import SchemeDelivery, deliveries_of
 from openvod.origin.errors import NotPublishedError
+from openvod.origin.filters import load_filters
 from openvod.services import endpoints, locators, policies
 from openvod.services.repository import (
     account_ref,
@@ -51,6 +53,8 @@ class Publication:
     endpoint_running: bool
     max_cache_age_seconds: int | None  # of the running endpoint, None when unset
     deliveries: tuple[SchemeDelivery, ...] = ()  # the encrypting sections, with their keys
+    filters: dict[str, ManifestFilter] = field(default_factory=dict)  # asset's and account's
+    locator_filters: tuple[str, ...] = ()  # the locator's own filter names
 
     def check(self, protocol: Protocol, now: datetime) -> None:
         """Raise NotPublishedError unless ``protocol`` may be served (clear or encrypted) ``now``.
@@ -120,6 +124,8 @@ def load_publication(
         endpoint_running=bool(running),
         max_cache_age_seconds=_max_cache_age(running),
         deliveries=deliveries,
+        filters=load_filters(session, account, asset.name),
+        locator_filters=tuple(props.get("filters") or ()),
     )
 
 

@@ -15,6 +15,7 @@ from openvod.keys.master import MasterKey
 from openvod.keys.storage_keys import ENCRYPTED_FORMAT, EXTRA_FIELD, new_wrapped_key
 from openvod.resources.actions import ListContainerSasResponse
 from openvod.resources.assets import Asset, AssetProperties, ListContainerSasInput
+from openvod.services import filters
 from openvod.services.arm import AccountRef, envelope
 from openvod.services.names import check_resource_name
 from openvod.services.repository import (
@@ -145,6 +146,7 @@ def delete(session: Session, account: AccountRef, name: str) -> str | None:
         return None  # ARM deletes are idempotent: 204
     for locator in referencing(session, account, "streamingLocators", asset=row.name):
         session.delete(locator)
+    filters.delete_of_asset(session, account, row.name)
     session.delete(row)
     session.flush()
     return str(row.properties["container"])
