@@ -298,7 +298,13 @@ def _h265(codec: wire.H265Video) -> H265Video:
     )
 
 
-def _h265_layer(layer: wire.H265Layer) -> H264Layer:
+def _video_layer(
+    layer: wire.H264Layer | wire.H265Layer,
+    *,
+    entropy_mode: str | None = None,
+    crf: float | None = None,
+) -> H264Layer:
+    """One H.264 or H.265 layer as the encoder plans it (the codecs share the fields)."""
     return H264Layer(
         bitrate_bps=layer.bitrate,
         width=_dimension(layer.width),
@@ -310,30 +316,21 @@ def _h265_layer(layer: wire.H265Layer) -> H264Layer:
         level=None if layer.level is None else parse_level(layer.level),
         b_frames=layer.b_frames,
         reference_frames=layer.reference_frames,
+        entropy_mode=entropy_mode,
+        crf=crf,
         adaptive_b_frame=layer.adaptive_b_frame,
         slices=layer.slices,
         frame_rate=None if layer.frame_rate is None else parse_frame_rate(layer.frame_rate),
     )
+
+
+def _h265_layer(layer: wire.H265Layer) -> H264Layer:
+    return _video_layer(layer)
 
 
 def _h264_layer(layer: wire.H264Layer, rate_control: str) -> H264Layer:
-    return H264Layer(
-        bitrate_bps=layer.bitrate,
-        width=_dimension(layer.width),
-        height=_dimension(layer.height),
-        label=layer.label,
-        max_bitrate_bps=layer.max_bitrate,
-        buffer_window_seconds=_seconds(layer.buffer_window, 5.0),
-        profile=layer.profile or "Auto",
-        level=None if layer.level is None else parse_level(layer.level),
-        b_frames=layer.b_frames,
-        reference_frames=layer.reference_frames,
-        entropy_mode=layer.entropy_mode,
-        crf=layer.crf if rate_control == "CRF" else None,
-        adaptive_b_frame=layer.adaptive_b_frame,
-        slices=layer.slices,
-        frame_rate=None if layer.frame_rate is None else parse_frame_rate(layer.frame_rate),
-    )
+    return _video_layer(layer, entropy_mode=layer.entropy_mode,
+                        crf=layer.crf if rate_control == "CRF" else None)  # fmt: skip
 
 
 def _image(codec: wire.PngImage | wire.JpgImage) -> ImageCodec:

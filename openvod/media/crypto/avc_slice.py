@@ -11,7 +11,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 
 from openvod.errors import MediaError
-from openvod.media.crypto.rbsp import BitReader
+from openvod.media.crypto.rbsp import BitReader, measure_header
 
 _HIGH_PROFILES = frozenset({100, 110, 122, 244, 44, 83, 86, 118, 128, 138, 139, 134, 135})
 _P, _B, _I, _SP, _SI = 0, 1, 2, 3, 4
@@ -149,14 +149,7 @@ class AvcSliceHeaderParser:
     def header_size(self, nal: bytes | memoryview) -> int:
         """Bytes of the slice header after the NAL header byte (rounded up to whole bytes,
         as Shaka Packager measures it: under CABAC the slice data starts byte-aligned)."""
-        window = _HEADER_WINDOW
-        while True:
-            try:
-                return self._measure(nal, window)
-            except EOFError:
-                if window >= len(nal):
-                    raise MediaError("truncated H.264 slice header") from None
-                window *= 4
+        return measure_header(self._measure, nal, _HEADER_WINDOW, "H.264 slice header")
 
     def _measure(self, nal: bytes | memoryview, window: int) -> int:
         reader = BitReader(nal[1 : 1 + window])

@@ -11,7 +11,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 
 from openvod.errors import MediaError
-from openvod.media.crypto.rbsp import BitReader
+from openvod.media.crypto.rbsp import BitReader, measure_header
 
 _B, _P = 0, 1
 _HEADER_WINDOW = 48  # bytes of a slice NAL unit read at first (grown when longer)
@@ -247,14 +247,7 @@ class HevcSliceHeaderParser:
 
     def header_size(self, nal: bytes | memoryview) -> int:
         """Bytes of the slice segment header after the two-byte NAL unit header."""
-        window = _HEADER_WINDOW
-        while True:
-            try:
-                return self._measure(nal, window)
-            except EOFError:
-                if window >= len(nal):
-                    raise MediaError("truncated HEVC slice segment header") from None
-                window *= 4
+        return measure_header(self._measure, nal, _HEADER_WINDOW, "HEVC slice segment header")
 
     def _measure(self, nal: bytes | memoryview, window: int) -> int:
         reader = BitReader(nal[2 : 2 + window])

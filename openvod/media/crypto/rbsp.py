@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from collections.abc import Callable
+
 from openvod.errors import MediaError
 
 
@@ -78,3 +80,21 @@ class BitReader:
         if self._raw_end is None or not used:
             return used
         return self._raw_end[used - 1]
+
+
+def measure_header(
+    measure: Callable[[bytes | memoryview, int], int],
+    nal: bytes | memoryview,
+    first_window: int,
+    what: str,
+) -> int:
+    """``measure(nal, window)`` on a window of the NAL unit that grows (x4) while the header
+    runs past it (EOFError): most headers fit the first window, so little is unescaped."""
+    window = first_window
+    while True:
+        try:
+            return measure(nal, window)
+        except EOFError:
+            if window >= len(nal):
+                raise MediaError(f"truncated {what}") from None
+            window *= 4
