@@ -205,6 +205,8 @@ def test_aac_frames_keep_their_size_and_clear_leader() -> None:
         assert frame[:16] == clear[:16] and frame[16 + whole :] == clear[16 + whole :]
         assert (frame != clear) == (whole > 0)
         at += size
+    with pytest.raises(MediaError):
+        encrypt_aac_samples(data, sizes + 1, KEY, IV)
 
 
 def test_pmt_signals_and_refusals() -> None:

@@ -65,6 +65,39 @@ def is_encrypted_nal(nal: bytes | memoryview) -> bool:
     return len(nal) >= NAL_MIN_ENCRYPTED_SIZE and nal[0] & 0x1F in ENCRYPTED_NAL_TYPES
 
 
+class _RestartingChain:
+    """AES-128-CBC encryption that restarts from ``iv`` for every unit, on one cipher
+    context: the first block of a unit is fed XORed with ``iv`` and the previous
+    ciphertext block, so the context's running chain cancels out (creating a context
+    per NAL unit or audio frame costs more than encrypting it)."""
+
+    def __init__(self, key: bytes, iv: bytes) -> None:
+        self._encryptor = Cipher(algorithms.AES(key), modes.CBC(iv)).encryptor()
+        self._iv = np.frombuffer(iv, dtype=np.uint8)
+        self._last = self._iv  # the context's chain value
+
+    def encrypt(self, blocks: npt.NDArray[np.uint8]) -> None:
+        """Encrypt a (n, 16) array of blocks (a view into a unit) in place, chained
+        from the IV."""
+        if not blocks.size:
+            return
+        plain = blocks.copy()
+        plain[0] ^= self._last ^ self._iv
+        done = np.frombuffer(self._encryptor.update(plain.tobytes()), dtype=np.uint8)
+        blocks[:] = done.reshape(-1, AES_BLOCK)
+        self._last = done[-AES_BLOCK:]
+
+
+def _nal_pattern_blocks(nal: bytearray) -> npt.NDArray[np.uint8]:
+    """The blocks SAMPLE-AES encrypts in a NAL unit: every tenth whole block after the
+    32-byte leader, of all but the unit's last byte (so a block is encrypted only while
+    more than 16 bytes remain), as a writable view."""
+    region = np.frombuffer(nal, dtype=np.uint8)[NAL_CLEAR_LEADER : len(nal) - 1]
+    whole = len(region) // AES_BLOCK
+    period = VIDEO_PATTERN.crypt + VIDEO_PATTERN.skip
+    return region[: whole * AES_BLOCK].reshape(whole, AES_BLOCK)[::period]
+
+
 def _crypt_nal_body(key: bytes, iv: bytes, nal: bytearray, *, decrypt: bool) -> None:
     """Encrypt (or decrypt) the pattern blocks of an unescaped-form NAL unit in place.
 
@@ -83,8 +116,12 @@ def encrypt_nal_unit(nal: bytes | memoryview, key: bytes, iv: bytes) -> bytes:
     _check_iv(iv)
     if not is_encrypted_nal(nal):
         return bytes(nal)
+    return _encrypt_nal(nal, _RestartingChain(key, iv))
+
+
+def _encrypt_nal(nal: bytes | memoryview, chain: _RestartingChain) -> bytes:
     unit = bytearray(nal)
-    _crypt_nal_body(key, iv, unit, decrypt=False)
+    chain.encrypt(_nal_pattern_blocks(unit))
     return add_emulation_prevention(unit)
 
 
@@ -126,10 +163,11 @@ def encrypt_avc_samples(
     new_sizes = sample_sizes.copy()
     at = 0
     limit = 1 << (8 * nal_length_size)
+    chain = _RestartingChain(key, iv)
     for sample, position, size in zip(nals.sample[chosen].tolist(), nals.position[chosen].tolist(),
                                       nals.size[chosen].tolist(), strict=True):  # fmt: skip
         start = position + nal_length_size
-        unit = encrypt_nal_unit(view[start : start + size], key, iv)
+        unit = _encrypt_nal(view[start : start + size], chain)
         if len(unit) >= limit:
             raise MediaError("an encrypted NAL unit does not fit its length prefix")
         pieces += [view[at:position], len(unit).to_bytes(nal_length_size, "big"), unit]
@@ -156,14 +194,18 @@ def encrypt_aac_samples(
     16 bytes clear, then whole blocks in CBC from ``iv``, the partial block clear."""
     check_key(key)
     _check_iv(iv)
-    out = bytearray(data)
-    view = memoryview(out)
-    at = 0
-    for size in np.asarray(sizes, dtype=np.int64).tolist():
-        _crypt_aac_frame(key, iv, view[at : at + size], decrypt=False)
-        at += size
-    if at != len(out):
+    frame_sizes = np.asarray(sizes, dtype=np.int64)
+    if int(frame_sizes.sum()) != len(data):
         raise MediaError("audio sample sizes do not add up to the data given")
+    out = bytearray(data)
+    buffer = np.frombuffer(out, dtype=np.uint8)
+    chain = _RestartingChain(key, iv)
+    at = 0
+    for size in frame_sizes.tolist():
+        whole = max(0, (size - AUDIO_CLEAR_LEADER) // AES_BLOCK)
+        start = at + AUDIO_CLEAR_LEADER
+        chain.encrypt(buffer[start : start + whole * AES_BLOCK].reshape(whole, AES_BLOCK))
+        at += size
     return bytes(out)
 
 
