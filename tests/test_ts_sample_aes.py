@@ -554,3 +554,17 @@ def test_multidrm_tags_carry_the_iv_for_fairplay_too(site: Site) -> None:
     listed = api(site.server, "POST", "/streamingLocators/cbcs/listPaths")["streamingPaths"]
     (hls,) = [p["paths"] for p in listed if p["streamingProtocol"] == "Hls"]
     assert any("format=m3u8-aapl,encryption=cbcs-aapl" in p for p in hls)
+
+
+def test_i_frame_playlists_are_sample_aes_too(site: Site) -> None:
+    tail = "QualityLevels(400000)/Manifest(video,format=m3u8-aapl,type=keyframes{})"
+    clear = framemd5(site.url("clear", tail.format("")))
+    url = site.url("cbcs", tail.format(",encryption=cbcs-aapl"))
+    text = get(url).text
+    assert "#EXT-X-I-FRAMES-ONLY" in text and "#EXT-X-KEY:METHOD=SAMPLE-AES," in text
+    got = framemd5(url)
+    assert len(clear) == len(got) == 3  # one picture per 2-s GOP
+    assert got[:-1] == clear[:-1]  # the last one: ffmpeg's end-of-stream flush (above)
+    segment = get(urljoin(url, m3u8.loads(text).segments[0].uri)).content
+    pmt, _ = ts_streams(segment)
+    assert pmt == {VIDEO_PID: (0xDB, b"\x0f\x04zavc")}
