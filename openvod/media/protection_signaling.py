@@ -1,4 +1,4 @@
-"""How manifests announce encryption: HLS key tags and DASH ContentProtection elements.
+"""How manifests announce encryption: HLS key tags, DASH ContentProtection, Smooth Protection.
 
 Pure text in, text out; the builders in :mod:`.hls` and :mod:`.dash` stay
 unaware of encryption:
@@ -13,6 +13,10 @@ unaware of encryption:
   ClearKey with its license URL as ``clearkey:Laurl`` and ``dashif:Laurl``,
   Widevine and PlayReady with ``cenc:pssh``), and :func:`add_content_protection`
   puts them first in every video and audio AdaptationSet of an MPD.
+- Smooth ([MS-SSTR] 2.2.2.2): :func:`add_smooth_protection` adds the
+  ``<Protection>`` element with one ``ProtectionHeader`` (the system's header,
+  base64: the PlayReady Object for PlayReady) as the last child of
+  ``SmoothStreamingMedia``, where IIS Media Services and AMS wrote it.
 """
 
 from __future__ import annotations
@@ -142,3 +146,14 @@ def add_content_protection(mpd: str, protection: DashProtection) -> str:
         if match:
             out += protection.elements(match["indent"] + "  ")
     return "\n".join(out)
+
+
+def add_smooth_protection(manifest: str, system_id: uuid.UUID, header: bytes) -> str:
+    """A Smooth client manifest announcing one protection system and its header."""
+    element = (
+        "  <Protection>\n"
+        f'    <ProtectionHeader SystemID="{system_id}">{_b64(header)}</ProtectionHeader>\n'
+        "  </Protection>\n"
+    )
+    end = manifest.rindex("</SmoothStreamingMedia>")
+    return manifest[:end] + element + manifest[end:]

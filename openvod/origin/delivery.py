@@ -130,17 +130,23 @@ def _supported(scheme: SchemeName, fmt: ManifestFormat) -> bool:
     """Whether openvod can serve ``fmt`` under ``scheme``.
 
     HLS: AES-128 on TS and fMP4, SAMPLE-AES ('cbcs') on fMP4 only. DASH: 'cenc'
-    and 'cbcs' ('cbc' has no DASH signalling players read). Smooth: none (PIFF
-    protection boxes are not built).
+    and 'cbcs' ('cbc' has no DASH signalling players read). Smooth: 'cenc' only,
+    as PIFF 1.1 (PlayReady header in the manifest, AES-CTR samples).
     """
     if fmt == "smooth":
-        return False
+        return scheme == "cenc"
     if fmt in DASH_FORMATS:
         return scheme in ("cenc", "cbcs")
     if fmt in TS_FORMATS:
         return scheme == "envelope"
     return scheme in ("envelope", "cbcs")
 
+
+# What a refusal adds for formats that carry few schemes.
+_CARRIES: dict[str, str] = {
+    "smooth": " Smooth Streaming is served clear or with CENC 'cenc' (PIFF: encryption=cenc"
+    " or encryption=piff).",
+}
 
 # The scheme served when a request has no encryption= modifier, best first.
 _PREFERENCE: dict[str, tuple[SchemeName, ...]] = {
@@ -177,12 +183,15 @@ def choose_delivery(
         if chosen is None and ranked:
             raise UnsupportedEncryptionError(
                 f"Format {fmt} cannot carry the {ranked[0].scheme} encryption this locator needs."
+                + _CARRIES.get(fmt, "")
             )
     else:
         wanted = MODIFIER_SCHEME[encryption]
         chosen = next((d for d in enabled if d.scheme == wanted), None)
         if chosen is not None and not _supported(wanted, fmt):
-            raise UnsupportedEncryptionError(f"Format {fmt} cannot carry encryption={encryption}.")
+            raise UnsupportedEncryptionError(
+                f"Format {fmt} cannot carry encryption={encryption}." + _CARRIES.get(fmt, "")
+            )
     if chosen is None:
         raise NotFoundError(f"The streaming policy does not enable this encryption for {protocol}.")
     return chosen

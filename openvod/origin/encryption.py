@@ -62,6 +62,10 @@ from openvod.origin.assets import LoadedAsset
 from openvod.origin.bodies import BytesBody
 from openvod.origin.delivery import SchemeDelivery
 from openvod.origin.segments import Body, build_fragment_body, read_samples
+from openvod.origin.smooth_encryption import (
+    encrypted_smooth_fragment_body,
+    encrypted_smooth_manifest,
+)
 
 MAX_TOKEN_CHARS = 8192
 
@@ -159,6 +163,9 @@ def encrypted_fragment_body(
     asset: LoadedAsset, request: FragmentRequest, delivery: SchemeDelivery
 ) -> Body:
     """The encrypted init segment, fragment or TS segment a fragment URL names."""
+    if request.format == "smooth":  # 'cenc' only (delivery._supported)
+        return encrypted_smooth_fragment_body(asset, request,
+                                              lambda r: track_protection(delivery, r))  # fmt: skip
     rendition = _rendition(asset, request)
     if delivery.scheme == "envelope":
         clear = build_fragment_body(asset, request)
@@ -252,8 +259,10 @@ def encrypted_manifest(
     if is_dash_format(fmt):
         mpd = build_mpd(p, fmt, request.options)
         return add_content_protection(mpd, _dash_protection(delivery, links)).encode("utf-8")
+    if fmt == "smooth":
+        return encrypted_smooth_manifest(asset, request, delivery)
     if not is_hls_format(fmt):
-        raise NotFoundError("No encrypted Smooth manifest.")
+        raise NotFoundError("No such encrypted manifest.")
     text = build_master_playlist(p, fmt, request.options)
     if links.token:
         text = carry_query(text, "token=" + quote(links.token, safe=""))
