@@ -96,7 +96,7 @@ def token_of(query_string: bytes) -> str | None:
 def cache_tag(delivery: SchemeDelivery) -> str:
     """What makes an encrypted response differ from the clear one of the same URL."""
     if delivery.per_track:
-        return per_track_tag(delivery)
+        return per_track_tag(delivery.scheme, delivery.keys, delivery.clear_tracks)
     return f"|{delivery.scheme}|{delivery.key.id}"
 
 
@@ -286,7 +286,7 @@ def encrypted_manifest(
         mpd = build_mpd(p, fmt, request.options)
         if delivery.per_track:
             by_representation = representation_protections(
-                p.renditions, delivery, lambda key: _dash_protection(delivery, links, key))
+                p.renditions, delivery.key_for, lambda key: _dash_protection(delivery, links, key))
             return add_track_content_protection(mpd, by_representation).encode("utf-8")
         return add_content_protection(mpd, _dash_protection(delivery, links)).encode("utf-8")
     if not is_hls_format(fmt):

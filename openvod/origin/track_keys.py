@@ -20,7 +20,6 @@ from __future__ import annotations
 import uuid
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
-from typing import TYPE_CHECKING
 
 from openvod.keys.content_keys import ContentKey
 from openvod.media.dash import representation_id
@@ -28,9 +27,6 @@ from openvod.media.filters import Condition
 from openvod.media.presentation import Rendition
 from openvod.media.protection_signaling import DashProtection
 from openvod.resources.streaming_policies import EncryptedScheme, TrackSelection
-
-if TYPE_CHECKING:  # delivery.py builds on this module
-    from openvod.origin.delivery import SchemeDelivery
 
 Selection = tuple[Condition, ...]  # every condition holds
 
@@ -113,24 +109,24 @@ def rendition_key(
     return default
 
 
-def per_track_tag(delivery: SchemeDelivery) -> str:
+def per_track_tag(scheme: str, keys: Sequence[ContentKey], clear: Sequence[Selection]) -> str:
     """The cache tag of a section with per-track keys or clear tracks: every key id and the
     clear selections (two locators sharing a default key may differ in the others)."""
-    ids = ",".join(str(key.id) for key in delivery.keys)
-    clear = ";".join(",".join(c.value.lower() for c in s) for s in delivery.clear_tracks)
-    return f"|{delivery.scheme}|{ids}|clear={clear}"
+    ids = ",".join(str(key.id) for key in keys)
+    cleared = ";".join(",".join(c.value.lower() for c in s) for s in clear)
+    return f"|{scheme}|{ids}|clear={cleared}"
 
 
 def representation_protections(
     renditions: Sequence[Rendition],
-    delivery: SchemeDelivery,
+    key_for: Callable[[Rendition], ContentKey | None],
     protection_of: Callable[[ContentKey], DashProtection],
 ) -> dict[str, DashProtection | None]:
     """MPD Representation id -> the ContentProtection of its key (None: clear)."""
     made: dict[uuid.UUID, DashProtection] = {}
     out: dict[str, DashProtection | None] = {}
     for rendition in renditions:
-        key = delivery.key_for(rendition)
+        key = key_for(rendition)
         if key is not None and key.id not in made:
             made[key.id] = protection_of(key)
         out[representation_id(rendition)] = made[key.id] if key is not None else None
