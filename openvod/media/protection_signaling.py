@@ -150,9 +150,7 @@ def add_content_protection(mpd: str, protection: DashProtection) -> str:
 _REPRESENTATION = re.compile(r'^(?P<indent> *)<Representation id="(?P<id>[^"]*)"')
 
 
-def add_track_content_protection(
-    mpd: str, protections: Mapping[str, DashProtection | None]
-) -> str:
+def add_track_content_protection(mpd: str, protections: Mapping[str, DashProtection | None]) -> str:
     """``mpd`` with each Representation's protection (by Representation id; None: clear).
 
     A video or audio AdaptationSet whose Representations share one protection gets its
@@ -203,9 +201,7 @@ def _protected_set(block: list[str], protections: Mapping[str, DashProtection | 
         elif pending is None:
             continue
         following = block[position + 1] if position + 1 < len(block) else ""
-        if pending is not None and not following.lstrip().startswith(
-            "<AudioChannelConfiguration"
-        ):
+        if pending is not None and not following.lstrip().startswith("<AudioChannelConfiguration"):
             out += pending[0].elements(pending[1] + "  ")
             pending = None
     return out

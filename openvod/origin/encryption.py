@@ -286,7 +286,8 @@ def encrypted_manifest(
         mpd = build_mpd(p, fmt, request.options)
         if delivery.per_track:
             by_representation = representation_protections(
-                p.renditions, delivery.key_for, lambda key: _dash_protection(delivery, links, key))
+                p.renditions, delivery.key_for, lambda key: _dash_protection(delivery, links, key)
+            )
             return add_track_content_protection(mpd, by_representation).encode("utf-8")
         return add_content_protection(mpd, _dash_protection(delivery, links)).encode("utf-8")
     if not is_hls_format(fmt):
