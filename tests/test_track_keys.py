@@ -100,6 +100,10 @@ POLICIES = {
         clear_key_encryption_configuration=ams.ClearKeyEncryptionConfiguration())),
     "pertrack-aes": ams.StreamingPolicy(envelope_encryption=ams.EnvelopeEncryption(
         enabled_protocols=_protocols(hls=True), content_keys=_per_track_keys())),
+    "pertrack-cbcs": ams.StreamingPolicy(common_encryption_cbcs=ams.CommonEncryptionCbcs(
+        enabled_protocols=_protocols(hls=True, dash=True), content_keys=_per_track_keys(),
+        drm=ams.CbcsDrmConfiguration(fair_play=ams.StreamingPolicyFairPlayConfiguration(
+            allow_persistent_license=False)))),
 }  # fmt: skip
 
 
@@ -315,12 +319,15 @@ def _framemd5(path: Path, key: bytes | None = None) -> list[str] | None:
     return [line for line in done.stdout.splitlines() if not line.startswith("#")]
 
 
+@pytest.mark.parametrize("role", ["pertrack-cenc", "pertrack-cbcs"])
 @pytest.mark.parametrize("kind", ["video", "audio"])
-def test_each_track_decrypts_with_its_own_key_only(site: Site, kind: str, tmp_path: Path) -> None:
-    keys = site.keys["pertrack-cenc"]
+def test_each_track_decrypts_with_its_own_key_only(
+    site: Site, role: str, kind: str, tmp_path: Path
+) -> None:
+    keys = site.keys[role]
     clear = _framemd5(_segments_file(site, "clear", kind, tmp_path))
     assert clear
-    protected = _segments_file(site, "pertrack-cenc", kind, tmp_path)
+    protected = _segments_file(site, role, kind, tmp_path)
     assert (b"encv" if kind == "video" else b"enca") in protected.read_bytes()[:4096]
     assert _framemd5(protected, keys.value(kind)) == clear
     other = "audio" if kind == "video" else "video"
@@ -463,3 +470,18 @@ def test_mixed_adaptation_sets_get_protection_per_representation() -> None:
         0
     ].content_protections[0].cenc_default_kid == str(uuid.UUID(bytes=b"\x01" * 16))
     assert add_track_content_protection(MIXED, {}) == MIXED
+
+
+def test_sample_aes_playlists_name_their_own_keys(site: Site) -> None:
+    """HLS 'cbcs': the identity and FairPlay key tags of each playlist name its key."""
+    keys = site.keys["pertrack-cbcs"]
+    for kind, tail in (
+        ("video", "QualityLevels(400000)/Manifest(video,format=m3u8-cmaf)"),
+        ("audio", "QualityLevels(64000)/Manifest(aac_und_2_64,format=m3u8-cmaf)"),
+    ):
+        media = m3u8.loads(get(site.url("pertrack-cbcs", tail)).text)
+        kid = keys.kid(kind)
+        assert {(k.keyformat, k.uri) for k in media.keys if k is not None} == {
+            ("identity", f"{site.server.base_url}/keydelivery/hls/{kid}"),
+            ("com.apple.streamingkeydelivery", f"skd://{kid}"),
+        }
