@@ -6,7 +6,8 @@ Widevine and PlayReady, and Predefined_MultiDrmStreaming for 'cbcs'). The
 keys come from ``listContentKeys``. ffmpeg decodes AES-128 HLS (its key URI
 answered by a key server of this test, through the policy's custom key URL
 template) and decrypts CENC init + fragments with ``-decryption_key``; m3u8
-and mpegdash parse the key tags and ContentProtection elements.
+and mpegdash parse the key tags and ContentProtection elements. Smooth under
+'cenc' (PIFF) has its own file, tests/test_smooth_encryption.py.
 """
 
 from __future__ import annotations
@@ -286,7 +287,8 @@ def test_cbcs_hls_sample_aes_key_tags(site: Site) -> None:
     ("multidrm", "manifest(format=m3u8-aapl)", 200),  # cbcs on MPEG-TS: SAMPLE-AES
     ("multidrm", "manifest(format=m3u8-cmaf,encryption=cenc)", 404),  # cenc: no HLS
     ("cenc", "manifest(format=m3u8-aapl)", 400),  # TS + cenc
-    ("cenc", "manifest", 400),  # Smooth + cenc: PIFF not built
+    ("cenc", "manifest", 200),  # Smooth + cenc: PIFF (tests/test_smooth_encryption.py)
+    ("cbcs", "manifest", 400),  # Smooth + cbcs: PIFF 1.1 is AES-CTR only
     ("aes", "manifest(format=mpd-time-csf)", 400),  # DASH + AES-128
     ("clear", "manifest(format=mpd-time-csf,encryption=cenc)", 404),
     ("cenc", "manifest(format=mpd-time-csf,encryption=cbcs)", 404),
@@ -310,9 +312,10 @@ def test_encrypting_locator_never_serves_clear_segments(site: Site) -> None:
 
 @pytest.mark.parametrize(("role", "expected"), [
     ("clearkey", {("Hls", "EnvelopeEncryption"): 2}),
-    ("cenc", {("Dash", "CommonEncryptionCenc"): 2}),
+    ("cenc", {("Dash", "CommonEncryptionCenc"): 2, ("SmoothStreaming", "CommonEncryptionCenc"): 1}),
     ("cbcs", {("Hls", "CommonEncryptionCbcs"): 2, ("Dash", "CommonEncryptionCbcs"): 2}),
-    ("multidrm", {("Dash", "CommonEncryptionCenc"): 2, ("Hls", "CommonEncryptionCbcs"): 2}),
+    ("multidrm", {("Dash", "CommonEncryptionCenc"): 2, ("Hls", "CommonEncryptionCbcs"): 2,
+                  ("SmoothStreaming", "CommonEncryptionCenc"): 1}),
 ])
 def test_list_paths_names_only_what_the_origin_serves(
     site: Site, role: str, expected: dict[tuple[str, str], int]

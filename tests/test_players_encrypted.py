@@ -9,16 +9,20 @@ URL of the MPD and into the key URIs of the HLS media playlists, so shaka-player
 dash.js (EME ``org.w3.clearkey``) and hls.js (AES-128, SAMPLE-AES) need no proxy and no player
 configuration. Each case plays, seeks and ends exactly as the clear cases do; a case
 without the token fails to play (the key delivery refuses it). Two cases also play from
-``openvod origin``, which writes and serves its own key delivery URLs.
+``openvod origin``, which writes and serves its own key delivery URLs. shaka-player also
+plays a policy with a video key and an audio key (``keyToTrackMappings``), both from one
+ClearKey license.
 """
 
 from __future__ import annotations
 
 import base64
 import os
+import re
 import time
 from collections.abc import Iterator
 
+import httpx
 import jwt
 import pytest
 
@@ -57,6 +61,14 @@ CBCS_POLICY = {"commonEncryptionCbcs": {  # HLS SAMPLE-AES, the key from openvod
     "enabledProtocols": {"download": False, "dash": False, "hls": True, "smoothStreaming": False},
     "clearKeyEncryptionConfiguration": {},
 }}  # fmt: skip
+# A key for the video (avc1) and another for the audio (mp4a): one license gives both.
+PER_TRACK_POLICY = {"commonEncryptionCenc": {
+    **CENC_POLICY["commonEncryptionCenc"],
+    "contentKeys": {"defaultKey": {"label": "default"}, "keyToTrackMappings": [
+        {"label": label, "tracks": [{"trackSelections": [
+            {"property": "FourCC", "operation": "Equal", "value": fourcc}]}]}
+        for label, fourcc in (("video", "avc1"), ("audio", "mp4a"))]},
+}}  # fmt: skip
 TOKEN_POLICY = {"options": [{
     "name": "token",
     "configuration": {"@odata.type": "#Microsoft.Media.ContentKeyPolicyClearKeyConfiguration"},
@@ -77,6 +89,9 @@ CASES = [
     pytest.param("dash", "cenc", "manifest(format=mpd-time-cmaf)", id="dashjs-cenc-clearkey"),
     pytest.param("hls", "aes", "manifest(format=m3u8-aapl)", id="hlsjs-aes128-ts"),
     pytest.param("hls", "aes", "manifest(format=m3u8-cmaf)", id="hlsjs-aes128-fmp4"),
+    pytest.param(
+        "shaka", "pertrack", "manifest(format=mpd-time-cmaf)", id="shaka-cenc-clearkey-two-keys"
+    ),
     pytest.param("hls", "cbcs", "manifest(format=m3u8-aapl,encryption=cbcs-aapl)",
                  id="hlsjs-sample-aes-ts"),
 ]
@@ -99,9 +114,15 @@ def published(tmp_path_factory: pytest.TempPathFactory) -> Iterator[tuple[Server
     create_asset(server, "players", files, ism_text(files))
     api(server, "PUT", "/contentKeyPolicies/players", {"properties": TOKEN_POLICY})
     api(server, "PUT", "/streamingPolicies/cencck", {"properties": CENC_POLICY})
+    api(server, "PUT", "/streamingPolicies/pertrack", {"properties": PER_TRACK_POLICY})
     api(server, "PUT", "/streamingPolicies/cbcsck", {"properties": CBCS_POLICY})
     paths = {}
-    for role, policy in (("cenc", "cencck"), ("aes", "Predefined_ClearKey"), ("cbcs", "cbcsck")):
+    for role, policy in (
+        ("cenc", "cencck"),
+        ("aes", "Predefined_ClearKey"),
+        ("pertrack", "pertrack"),
+        ("cbcs", "cbcsck"),
+    ):
         body = {"properties": {"assetName": "players", "streamingPolicyName": policy,
                                "defaultContentKeyPolicyName": "players"}}  # fmt: skip
         locator = api(server, "PUT", f"/streamingLocators/{role}", body)
@@ -142,7 +163,7 @@ def test_through_the_dedicated_origin(
 
 
 # dash.js and hls.js: shaka's load() keeps retrying the refused license (page.evaluate waits).
-@pytest.mark.parametrize(("player", "role", "tail"), CASES[1:3] + CASES[4:])
+@pytest.mark.parametrize(("player", "role", "tail"), CASES[1:3] + CASES[5:])
 def test_without_the_token_nothing_plays(
     published: tuple[ServerHandle, dict],
     player_page: PlayerPage,  # noqa: F811 (the fixture)
@@ -158,3 +179,17 @@ def test_without_the_token_nothing_plays(
     assert state.current_time < 1.0 and state.total_video_frames == 0, state.describe()
     assert any("/keydelivery/" in line and ("401" in line or "403" in line)
                for line in player_page.console), player_page.console  # fmt: skip
+
+
+def test_two_keys_case_has_two_kids(published: tuple[ServerHandle, dict]) -> None:
+    """The two-keys case really signals a video key and another audio key."""
+    server, paths = published
+    mpd = httpx.get(
+        server.base_url + paths["pertrack"] + "manifest(format=mpd-time-cmaf)", timeout=30
+    ).text
+    kids = re.findall(
+        r'<AdaptationSet [^>]*contentType="(\w+)"[^>]*>\s*<ContentProtection '
+        r'[^>]*cenc:default_KID="([^"]+)"',
+        mpd,
+    )
+    assert {kind for kind, _ in kids} == {"video", "audio"} and len({k for _, k in kids}) == 2

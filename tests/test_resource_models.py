@@ -209,11 +209,15 @@ def test_sdk_locator_round_trips_through_the_server(client: AzureMediaServices) 
     assert (got.start_time, got.end_time) == (sent.start_time, sent.end_time)
     assert (got.alternative_media_id, got.filters) == ("media-42", ["first", "second"])
     assert got.streaming_locator_id == sent.streaming_locator_id
-    (key,) = client.streaming_locators.list_content_keys(RG, ACC, "every").content_keys
+    key, mapped = client.streaming_locators.list_content_keys(RG, ACC, "every").content_keys
     given = sent.content_keys[0]
     assert (key.id, key.value, key.label_reference_in_streaming_policy) == (
         given.id, given.value, "k")
     assert key.policy_name == "ckp"
+    # The policy's keyToTrackMappings entry gets a key of its own, under its own policy.
+    assert (mapped.label_reference_in_streaming_policy, mapped.policy_name) == ("hevc", "ckp2")
+    assert mapped.id != key.id and mapped.type == "EnvelopeEncryption"
+    assert [c.value for t in mapped.tracks for c in t.track_selections] == ["hev1"]
 
 
 def test_sdk_endpoint_round_trips_through_the_server(client: AzureMediaServices) -> None:

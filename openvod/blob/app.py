@@ -415,6 +415,8 @@ async def _error_response(method: str, body: RequestBody, exc: OpenvodError) -> 
     """Azure's error answer: XML body (not for HEAD or 304) and ``x-ms-error-code``."""
     status, code, message = azure_error(exc)
     headers = {"x-ms-error-code": code}
+    if isinstance(exc, BlobServiceError):
+        headers.update(exc.headers)
     # What is left of a refused upload is not read here: the server drops a small
     # remainder and answers a large one with Connection: close (openvod.httpd).
     if method == "HEAD" or status == 304:

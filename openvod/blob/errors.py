@@ -17,9 +17,12 @@ from openvod.errors import (
 class BlobServiceError(OpenvodError):
     """An Azure Blob error with its own HTTP status (416, 413, 412, 501...)."""
 
-    def __init__(self, status: int, code: str, message: str) -> None:
+    def __init__(
+        self, status: int, code: str, message: str, headers: dict[str, str] | None = None
+    ) -> None:
         super().__init__(message, code=code)
         self.status = status
+        self.headers = headers or {}  # extra response headers (Content-Range on a 416)
 
 
 # (exception class, HTTP status, Azure code used when the error carries only a generic one)

@@ -8,7 +8,7 @@ import binascii
 from starlette.datastructures import Headers
 
 from openvod.blob.errors import BlobServiceError
-from openvod.httpkit.ranges import ByteSpan, RangeProblem, select_span
+from openvod.httpkit.ranges import ByteSpan, RangeProblem, select_span, unsatisfied_range
 
 MAX_LIST_RESULTS = 5000
 
@@ -96,5 +96,6 @@ def requested_span(headers: Headers, size_bytes: int, *, range_applies: bool) ->
             416,
             "InvalidRange",
             "The range specified is invalid for the current size of the resource.",
+            {"Content-Range": unsatisfied_range(size_bytes)},
         )
     return None if choice is RangeProblem.IGNORED else choice

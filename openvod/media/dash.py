@@ -109,10 +109,15 @@ def _shares_template(renditions: Sequence[Rendition]) -> bool:
     )
 
 
+def representation_id(rendition: Rendition) -> str:
+    """The ``id`` of a rendition's Representation (unescaped)."""
+    return f"{rendition.track_name}_{rendition.bitrate_bps}"
+
+
 def _representation(rendition: Rendition, template: str | None, indent: str) -> str:
     track = rendition.track
     attributes = (
-        f'id="{escape(rendition.track_name)}_{rendition.bitrate_bps}" '
+        f'id="{escape(representation_id(rendition))}" '
         f'bandwidth="{rendition.bitrate_bps}" codecs="{escape(track.codec_string)}"'
     )
     children: list[str] = []

@@ -1,4 +1,4 @@
-"""How manifests announce encryption: HLS key tags and DASH ContentProtection elements.
+"""How manifests announce encryption: HLS key tags, DASH ContentProtection, Smooth Protection.
 
 Pure text in, text out; the builders in :mod:`.hls` and :mod:`.dash` stay
 unaware of encryption:
@@ -12,7 +12,13 @@ unaware of encryption:
   (``urn:mpeg:dash:mp4protection:2011`` with ``cenc:default_KID``, W3C
   ClearKey with its license URL as ``clearkey:Laurl`` and ``dashif:Laurl``,
   Widevine and PlayReady with ``cenc:pssh``), and :func:`add_content_protection`
-  puts them first in every video and audio AdaptationSet of an MPD.
+  puts them first in every video and audio AdaptationSet of an MPD;
+  :func:`add_track_content_protection` does so per Representation's key
+  (per-track keys, clear tracks).
+- Smooth ([MS-SSTR] 2.2.2.2): :func:`add_smooth_protection` adds the
+  ``<Protection>`` element with one ``ProtectionHeader`` (the system's header,
+  base64: the PlayReady Object for PlayReady) as the last child of
+  ``SmoothStreamingMedia``, where IIS Media Services and AMS wrote it.
 """
 
 from __future__ import annotations
@@ -20,8 +26,9 @@ from __future__ import annotations
 import base64
 import re
 import uuid
+from collections.abc import Mapping
 from dataclasses import dataclass
-from html import escape
+from html import escape, unescape
 
 from openvod.media.crypto.hls_aes import iv_attribute
 
@@ -146,3 +153,74 @@ def add_content_protection(mpd: str, protection: DashProtection) -> str:
         if match:
             out += protection.elements(match["indent"] + "  ")
     return "\n".join(out)
+
+
+def add_smooth_protection(manifest: str, system_id: uuid.UUID, header: bytes) -> str:
+    """A Smooth client manifest announcing one protection system and its header."""
+    element = (
+        "  <Protection>\n"
+        f'    <ProtectionHeader SystemID="{system_id}">{_b64(header)}</ProtectionHeader>\n'
+        "  </Protection>\n"
+    )
+    end = manifest.rindex("</SmoothStreamingMedia>")
+    return manifest[:end] + element + manifest[end:]
+
+
+_REPRESENTATION = re.compile(r'^(?P<indent> *)<Representation id="(?P<id>[^"]*)"')
+
+
+def add_track_content_protection(mpd: str, protections: Mapping[str, DashProtection | None]) -> str:
+    """``mpd`` with each Representation's protection (by Representation id; None: clear).
+
+    A video or audio AdaptationSet whose Representations share one protection gets its
+    elements first, as :func:`add_content_protection` writes them; a set whose
+    Representations are all clear gets none; a mixed set gets them in each encrypted
+    Representation (after its AudioChannelConfiguration, as the schema orders them).
+    """
+    lines = mpd.split("\n")
+    if any(p is not None for p in protections.values()):
+        declarations = " ".join(f'xmlns:{p}="{u}"' for p, u in NAMESPACES.items())
+        lines = "\n".join(lines).replace("<MPD ", f"<MPD {declarations} ", 1).split("\n")
+    out: list[str] = []
+    index = 0
+    while index < len(lines):
+        match = _MEDIA_SET.match(lines[index])
+        if match is None:
+            out.append(lines[index])
+            index += 1
+            continue
+        end = lines.index(f"{match['indent']}</AdaptationSet>", index)
+        out += _protected_set(lines[index : end + 1], protections)
+        index = end + 1
+    return "\n".join(out)
+
+
+def _protected_set(block: list[str], protections: Mapping[str, DashProtection | None]) -> list[str]:
+    """One AdaptationSet's lines with its protection."""
+    ids = [m["id"] for m in map(_REPRESENTATION.match, block) if m is not None]
+    found = [protections.get(unescape(i)) for i in ids]
+    if found and all(p == found[0] for p in found):
+        if found[0] is None:
+            return block
+        indent = _MEDIA_SET.match(block[0])["indent"]  # type: ignore[index]
+        return [block[0], *found[0].elements(indent + "  "), *block[1:]]
+    out: list[str] = []
+    pending: tuple[DashProtection, str] | None = None  # waiting after a Representation tag
+    for position, line in enumerate(block):
+        out.append(line)
+        match = _REPRESENTATION.match(line)
+        if match is not None:
+            protection = protections.get(unescape(match["id"]))
+            indent = match["indent"]
+            if protection is not None and line.endswith("/>"):
+                out[-1] = line[:-2] + ">"
+                out += [*protection.elements(indent + "  "), f"{indent}</Representation>"]
+                continue
+            pending = (protection, indent) if protection is not None else None
+        elif pending is None:
+            continue
+        following = block[position + 1] if position + 1 < len(block) else ""
+        if pending is not None and not following.lstrip().startswith("<AudioChannelConfiguration"):
+            out += pending[0].elements(pending[1] + "  ")
+            pending = None
+    return out

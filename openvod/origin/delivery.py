@@ -17,7 +17,15 @@ from typing import Literal
 
 from openvod.errors import InvalidRequestError, NotFoundError
 from openvod.keys.content_keys import ContentKey
+from openvod.media.presentation import Rendition
 from openvod.media.urls import DASH_FORMATS, Encryption, ManifestFormat
+from openvod.origin.track_keys import (
+    KeyMapping,
+    Selection,
+    rendition_key,
+    section_keys,
+    selections_of,
+)
 from openvod.resources.streaming_policies import (
     CommonEncryptionCbcs,
     CommonEncryptionCenc,
@@ -53,8 +61,10 @@ class UnsupportedEncryptionError(InvalidRequestError):
 
 @dataclass(frozen=True)
 class SchemeDelivery:
-    """One encrypting section of a locator's policy, with the locator's key for it.
+    """One encrypting section of a locator's policy, with the locator's keys for it.
 
+    ``key`` is the default key; ``mappings`` give other keys to the tracks they
+    select and ``clear_tracks`` selects tracks served clear (:meth:`key_for`).
     ``drm`` names the systems the policy enables ('playReady', 'widevine',
     'fairPlay'; 'clearKey' for W3C ClearKey under CENC); ``templates`` holds the
     custom URL templates by system ('key' for the envelope key URL).
@@ -66,16 +76,38 @@ class SchemeDelivery:
     drm: frozenset[str] = frozenset()
     templates: dict[str, str] = field(default_factory=dict)
     alternative_media_id: str = ""
+    mappings: tuple[KeyMapping, ...] = ()
+    clear_tracks: tuple[Selection, ...] = ()
 
     def __hash__(self) -> int:
-        return hash((self.scheme, self.key.id))
+        return hash((self.scheme, *(k.id for k in self.keys)))
 
-    def url_from_template(self, system: str) -> str | None:
-        """The custom URL of ``system`` with ``{ContentKeyId}``/``{AlternativeMediaId}`` filled."""
+    @property
+    def per_track(self) -> bool:
+        """Whether tracks may differ from the default key (other keys, or clear)."""
+        return bool(self.mappings or self.clear_tracks)
+
+    @property
+    def keys(self) -> tuple[ContentKey, ...]:
+        """Every key of the section, the default first (each once)."""
+        found = {self.key.id: self.key}
+        for mapping in self.mappings:
+            found.setdefault(mapping.key.id, mapping.key)
+        return tuple(found.values())
+
+    def key_for(self, rendition: Rendition) -> ContentKey | None:
+        """The key ``rendition`` is encrypted with; None when a clear track selects it."""
+        if not self.per_track:
+            return self.key
+        return rendition_key(self.key, self.mappings, self.clear_tracks, rendition)
+
+    def url_from_template(self, system: str, key: ContentKey | None = None) -> str | None:
+        """The custom URL of ``system`` with ``{ContentKeyId}`` (of ``key``, else the
+        default key) and ``{AlternativeMediaId}`` filled."""
         template = self.templates.get(system)
         if template is None:
             return None
-        return template.replace("{ContentKeyId}", str(self.key.id)).replace(
+        return template.replace("{ContentKeyId}", str((key or self.key).id)).replace(
             "{AlternativeMediaId}", self.alternative_media_id
         )
 
@@ -109,20 +141,22 @@ def _templates(section: EncryptedScheme) -> tuple[frozenset[str], dict[str, str]
 def deliveries_of(
     policy: StreamingPolicyProperties, keys: Sequence[ContentKey], alternative_media_id: str = ""
 ) -> tuple[SchemeDelivery, ...]:
-    """The encrypting sections of ``policy`` joined with the locator's keys (by key type)."""
+    """The encrypting sections of ``policy`` joined with the locator's keys (by key type
+    and label)."""
     out = []
     enabled = policy.enabled_protocols()
     for section_name, section in policy.schemes().items():
         scheme = _SECTION_SCHEME.get(section_name)
         if scheme is None or not isinstance(section, EncryptedScheme):
             continue
-        key = next((k for k in keys if k.type == _KEY_TYPE[scheme]), None)
+        key, mappings = section_keys(section, _KEY_TYPE[scheme], keys)
         if key is None:
             continue  # a locator made without keys for it: the section serves nothing
         systems, templates = _templates(section)
         protocols = frozenset(enabled.get(section_name, ()))
         out.append(SchemeDelivery(scheme, protocols, key, systems, templates,
-                                  alternative_media_id))  # fmt: skip
+                                  alternative_media_id, mappings,
+                                  selections_of(section.clear_tracks)))  # fmt: skip
     return tuple(out)
 
 
@@ -130,15 +164,21 @@ def _supported(scheme: SchemeName, fmt: ManifestFormat) -> bool:
     """Whether openvod can serve ``fmt`` under ``scheme``.
 
     HLS: AES-128 and SAMPLE-AES ('cbcs') on TS and fMP4. DASH: 'cenc'
-    and 'cbcs' ('cbc' has no DASH signalling players read). Smooth: none (PIFF
-    protection boxes are not built).
+    and 'cbcs' ('cbc' has no DASH signalling players read). Smooth: 'cenc' only,
+    as PIFF 1.1 (PlayReady header in the manifest, AES-CTR samples).
     """
     if fmt == "smooth":
-        return False
+        return scheme == "cenc"
     if fmt in DASH_FORMATS:
         return scheme in ("cenc", "cbcs")
     return scheme in ("envelope", "cbcs")
 
+
+# What a refusal adds for formats that carry few schemes.
+_CARRIES: dict[str, str] = {
+    "smooth": " Smooth Streaming is served clear or with CENC 'cenc' (PIFF: encryption=cenc"
+    " or encryption=piff).",
+}
 
 # The scheme served when a request has no encryption= modifier, best first.
 _PREFERENCE: dict[str, tuple[SchemeName, ...]] = {
@@ -175,12 +215,15 @@ def choose_delivery(
         if chosen is None and ranked:
             raise UnsupportedEncryptionError(
                 f"Format {fmt} cannot carry the {ranked[0].scheme} encryption this locator needs."
+                + _CARRIES.get(fmt, "")
             )
     else:
         wanted = MODIFIER_SCHEME[encryption]
         chosen = next((d for d in enabled if d.scheme == wanted), None)
         if chosen is not None and not _supported(wanted, fmt):
-            raise UnsupportedEncryptionError(f"Format {fmt} cannot carry encryption={encryption}.")
+            raise UnsupportedEncryptionError(
+                f"Format {fmt} cannot carry encryption={encryption}." + _CARRIES.get(fmt, "")
+            )
     if chosen is None:
         raise NotFoundError(f"The streaming policy does not enable this encryption for {protocol}.")
     return chosen

@@ -14,6 +14,10 @@ From the same clear MP4 set as clear streaming:
   samples are encrypted (``senc``, ``saiz``, ``saio``); per-sample IVs are a
   function of the key and the rendition (see :func:`track_protection`).
 
+Each rendition uses its own key (:meth:`SchemeDelivery.key_for`: the policy's
+``keyToTrackMappings``), or none (``clearTracks``): its playlist, init segment
+and fragments are then the clear ones.
+
 Keys and IVs are never logged. Everything here is a pure function of (asset
 version, URL, scheme, key), so encrypted segments are cached like clear ones;
 the clear path (and its zero-copy fMP4 plans) does not pass through here.
@@ -29,6 +33,7 @@ from urllib.parse import parse_qsl, quote
 import numpy as np
 
 from openvod.errors import InvalidRequestError, NotFoundError
+from openvod.keys.content_keys import ContentKey
 from openvod.keys.urls import clearkey_license_url, hls_key_url
 from openvod.media.crypto import build_protected_init_segment, encrypt_fragment
 from openvod.media.crypto.hls_aes import encrypt_media_segment, encrypt_segment
@@ -47,6 +52,7 @@ from openvod.media.presentation import Rendition, find_keyframe, find_rendition,
 from openvod.media.protection_signaling import (
     DashProtection,
     add_content_protection,
+    add_track_content_protection,
     aes128_key_tag,
     carry_query,
     sample_aes_key_tags,
@@ -62,8 +68,13 @@ from openvod.media.urls import (
 )
 from openvod.origin.assets import LoadedAsset
 from openvod.origin.bodies import BytesBody
-from openvod.origin.delivery import SchemeDelivery
+from openvod.origin.delivery import SchemeDelivery, UnsupportedEncryptionError
 from openvod.origin.segments import Body, build_fragment_body, read_samples
+from openvod.origin.smooth_encryption import (
+    encrypted_smooth_fragment_body,
+    encrypted_smooth_manifest,
+)
+from openvod.origin.track_keys import per_track_tag, representation_protections
 from openvod.origin.ts_encryption import sample_aes_iv, sample_aes_ts_body
 
 MAX_TOKEN_CHARS = 8192
@@ -91,6 +102,8 @@ def token_of(query_string: bytes) -> str | None:
 
 def cache_tag(delivery: SchemeDelivery) -> str:
     """What makes an encrypted response differ from the clear one of the same URL."""
+    if delivery.per_track:
+        return per_track_tag(delivery.scheme, delivery.keys, delivery.clear_tracks)
     return f"|{delivery.scheme}|{delivery.key.id}"
 
 
@@ -105,7 +118,8 @@ def track_protection(delivery: SchemeDelivery, rendition: Rendition) -> TrackPro
     only the track id: renditions from different files share track ids and
     one key, and must not share counter blocks).
     """
-    key_id, key = delivery.key.id.bytes, delivery.key.value
+    content_key = _key_of(delivery, rendition)
+    key_id, key = content_key.id.bytes, content_key.value
     track_id = rendition.track.track_id
     if delivery.scheme == "cbcs":
         return cbcs_protection(key_id, key, track_id)
@@ -116,12 +130,20 @@ def track_protection(delivery: SchemeDelivery, rendition: Rendition) -> TrackPro
 def init_iv(delivery: SchemeDelivery, rendition: Rendition) -> bytes:
     """The AES-128 IV of a rendition's fMP4 init segment (HMAC of the key and rendition)."""
     message = f"openvod-hls-init/{_rendition_label(rendition)}".encode()
-    return hmac.new(delivery.key.value, message, hashlib.sha256).digest()[:16]
+    return hmac.new(_key_of(delivery, rendition).value, message, hashlib.sha256).digest()[:16]
+
+
+def _key_of(delivery: SchemeDelivery, rendition: Rendition) -> ContentKey:
+    """The rendition's key; callers serve clear tracks before asking for one."""
+    key = delivery.key_for(rendition)
+    if key is None:
+        raise NotFoundError("The track is served clear.")
+    return key
 
 
 def pssh_boxes(delivery: SchemeDelivery) -> dict[str, ProtectionSystemSpecificHeaderBox]:
     """The PSSH boxes of the policy's systems by system ('common' for W3C Common, first)."""
-    kids = [delivery.key.id.bytes]
+    kids = [key.id.bytes for key in delivery.keys]  # every key of the section, default first
     scheme: SchemeName = "cbcs" if delivery.scheme == "cbcs" else "cenc"
     boxes = {"common": common_pssh(kids)}
     if "widevine" in delivery.drm:
@@ -158,22 +180,39 @@ def _samples(rendition: Rendition, request: FragmentRequest) -> tuple[int, int, 
     return (*rendition.segment_samples(index), index)
 
 
+def _one_key_for_smooth(delivery: SchemeDelivery) -> None:
+    """Smooth's ProtectionHeader names one KID for the whole presentation."""
+    if delivery.per_track:
+        raise UnsupportedEncryptionError(
+            "Smooth Streaming carries one content key for every track: this locator's policy"
+            " maps keys to tracks or leaves tracks clear, so it is served as DASH or HLS."
+        )
+
+
 def encrypted_fragment_body(
     asset: LoadedAsset, request: FragmentRequest, delivery: SchemeDelivery
 ) -> Body:
     """The encrypted init segment, fragment or TS segment a fragment URL names."""
+    if request.format == "smooth":  # 'cenc' only (delivery._supported)
+        _one_key_for_smooth(delivery)
+        return encrypted_smooth_fragment_body(asset, request,
+                                              lambda r: track_protection(delivery, r))  # fmt: skip
     rendition = _rendition(asset, request)
+    key = delivery.key_for(rendition)
+    if key is None:  # a clear track: the clear locator's bytes
+        clear = build_fragment_body(asset, request)
+        return Body(BytesBody(bytes(clear.data)), clear.content_type)
     if delivery.scheme == "envelope":
         clear = build_fragment_body(asset, request)
         if request.time == INIT_TIME:
-            data = encrypt_segment(clear.data, delivery.key.value, init_iv(delivery, rendition))
+            data = encrypt_segment(clear.data, key.value, init_iv(delivery, rendition))
         else:
             sequence = _samples(rendition, request)[2]
-            data = encrypt_media_segment(clear.data, delivery.key.value, sequence)
+            data = encrypt_media_segment(clear.data, key.value, sequence)
         return Body(BytesBody(data), clear.content_type)
     if request.format in TS_FORMATS:  # 'cbcs' on TS: HLS SAMPLE-AES
         span = _samples(rendition, request)
-        return sample_aes_ts_body(asset, request, rendition, span, delivery.key.value)
+        return sample_aes_ts_body(asset, request, rendition, span, key.value)
     protection = track_protection(delivery, rendition)
     content_type = b"video/mp4" if rendition.kind == "video" else b"audio/mp4"
     if request.time == INIT_TIME:
@@ -192,17 +231,19 @@ def encrypted_fragment_body(
 # --- manifests -------------------------------------------------------------------------------
 
 
-def key_uri(delivery: SchemeDelivery, links: KeyLinks) -> str:
-    """The HLS key URI: the policy's custom template, else openvod's key delivery."""
-    custom = delivery.url_from_template("key")
-    return custom or hls_key_url(links.public_base, delivery.key.id, links.token)
+def key_uri(delivery: SchemeDelivery, links: KeyLinks, key: ContentKey | None = None) -> str:
+    """The HLS key URI of ``key`` (the default key if None): the policy's custom template,
+    else openvod's key delivery."""
+    key = key or delivery.key
+    custom = delivery.url_from_template("key", key)
+    return custom or hls_key_url(links.public_base, key.id, links.token)
 
 
-def _fairplay_uri(delivery: SchemeDelivery) -> str:
+def _fairplay_uri(delivery: SchemeDelivery, key: ContentKey) -> str:
     """FairPlay's ``skd://`` URI: the template's host and path, else the KID."""
-    custom = delivery.url_from_template("fairPlay")
+    custom = delivery.url_from_template("fairPlay", key)
     if custom is None:
-        return f"skd://{delivery.key.id}"
+        return f"skd://{key.id}"
     return "skd://" + custom.split("://", 1)[-1]
 
 
@@ -213,24 +254,33 @@ def _media_playlist(
     rendition = find_rendition(p, request.bitrate, request.track)
     if rendition is None:
         raise NotFoundError("No such rendition.")
-    uri = key_uri(delivery, links)
+    key = delivery.key_for(rendition)
+    if key is None:  # a clear track: the clear playlist
+        return build_media_playlist(p, rendition, request.format, keyframes=request.keyframes,
+                                    options=request.options)  # fmt: skip
+    uri = key_uri(delivery, links, key)
     map_tags: list[str] = []
     if delivery.scheme == "envelope":
         tags = [aes128_key_tag(uri)]
         if request.format not in TS_FORMATS:  # the init section is encrypted: its IV is stated
             map_tags = [aes128_key_tag(uri, init_iv(delivery, rendition))]
     else:
-        fairplay = _fairplay_uri(delivery) if "fairPlay" in delivery.drm else None
+        fairplay = _fairplay_uri(delivery, key) if "fairPlay" in delivery.drm else None
         iv = None  # fMP4: the IV is in 'tenc'; TS: stated here
         if request.format in TS_FORMATS:
-            iv = sample_aes_iv(delivery.key.value, rendition)
+            iv = sample_aes_iv(key.value, rendition)
         tags = sample_aes_key_tags(uri, fairplay, iv)
     return build_media_playlist(p, rendition, request.format, keyframes=request.keyframes,
                                 options=request.options, key_tags=tags,
                                 map_key_tags=map_tags)  # fmt: skip
 
 
-def _dash_protection(delivery: SchemeDelivery, links: KeyLinks) -> DashProtection:
+def _dash_protection(
+    delivery: SchemeDelivery, links: KeyLinks, key: ContentKey | None = None
+) -> DashProtection:
+    """The ContentProtection of a set whose default KID is ``key``'s (the default key's if
+    None); its PSSH data name every key of the section."""
+    key = key or delivery.key
     clearkey_url = None
     if "clearKey" in delivery.drm:
         clearkey_url = delivery.url_from_template("clearKey") or clearkey_license_url(
@@ -239,11 +289,11 @@ def _dash_protection(delivery: SchemeDelivery, links: KeyLinks) -> DashProtectio
     boxes = {system: box.to_bytes() for system, box in pssh_boxes(delivery).items()}
     return DashProtection(
         scheme="cbcs" if delivery.scheme == "cbcs" else "cenc",
-        key_id=delivery.key.id.bytes,
+        key_id=key.id.bytes,
         clearkey_url=clearkey_url,
         widevine_pssh=boxes.get("widevine"),
         playready_pssh=boxes.get("playReady"),
-        playready_url=delivery.url_from_template("playReady"),
+        playready_url=delivery.url_from_template("playReady", key),
     )
 
 
@@ -260,9 +310,17 @@ def encrypted_manifest(
     fmt = request.format
     if is_dash_format(fmt):
         mpd = build_mpd(p, fmt, request.options)
+        if delivery.per_track:
+            by_representation = representation_protections(
+                p.renditions, delivery.key_for, lambda key: _dash_protection(delivery, links, key)
+            )
+            return add_track_content_protection(mpd, by_representation).encode("utf-8")
         return add_content_protection(mpd, _dash_protection(delivery, links)).encode("utf-8")
+    if fmt == "smooth":
+        _one_key_for_smooth(delivery)
+        return encrypted_smooth_manifest(asset, request, delivery)
     if not is_hls_format(fmt):
-        raise NotFoundError("No encrypted Smooth manifest.")
+        raise NotFoundError("No such encrypted manifest.")
     text = build_master_playlist(p, fmt, request.options)
     if links.token:
         text = carry_query(text, "token=" + quote(links.token, safe=""))

@@ -5,8 +5,8 @@ AAC frames encrypted (:mod:`openvod.media.crypto.ts_sample_aes`), then muxed
 with the SAMPLE-AES stream types and descriptors in the PMT. The IV is the
 'cbcs' constant IV of the playlist's rendition (the one its fMP4 segments
 carry in 'tenc'), stated in the media playlist's ``#EXT-X-KEY``; a muxed
-``m3u8-aapl-v3`` segment encrypts its audio with the video's IV, since one
-key tag covers the whole segment. Clear TS plans are not used: encrypted
+``m3u8-aapl-v3`` segment encrypts its audio with the video's key and IV,
+since one key tag covers the whole segment. Clear TS plans are not used: encrypted
 slices change size, and the response cache keeps encrypted segments.
 """
 

@@ -5,6 +5,7 @@ from __future__ import annotations
 import base64
 import os
 import uuid
+from dataclasses import dataclass
 from typing import Any
 from urllib.parse import quote
 
@@ -59,12 +60,13 @@ _ENCRYPTION = {
     ("commonEncryptionCbcs", "dash"): "cbcs",
 }
 # What the origin can package under each encrypting scheme (the rest answers 400 there,
-# so listPaths leaves it out): AES-128 envelope is HLS only; CENC 'cenc' is DASH
-# (Smooth's PIFF protection is not built); 'cbcs' is HLS SAMPLE-AES (TS and fMP4) and DASH.
+# so listPaths leaves it out): AES-128 envelope is HLS only; CENC 'cenc' is DASH and
+# Smooth (PIFF 1.1, PlayReady header); 'cbcs' is HLS SAMPLE-AES (TS and fMP4) and DASH.
 _SERVED_FORMATS: dict[tuple[str, str], frozenset[str]] = {
     ("envelopeEncryption", "hls"): frozenset({"(format=m3u8-aapl)", "(format=m3u8-cmaf)"}),
     ("commonEncryptionCenc", "dash"): frozenset({"(format=mpd-time-csf)",
                                                  "(format=mpd-time-cmaf)"}),
+    ("commonEncryptionCenc", "smoothStreaming"): frozenset({""}),
     ("commonEncryptionCbcs", "hls"): frozenset({"(format=m3u8-aapl)", "(format=m3u8-cmaf)"}),
     ("commonEncryptionCbcs", "dash"): frozenset({"(format=mpd-time-csf)",
                                                  "(format=mpd-time-cmaf)"}),
@@ -107,8 +109,8 @@ def create(
         asset=asset.name, streaming_policy=policy_name,
         content_key_policy=key_policy,
     )
-    session.add_all(LocatorContentKey(key_id=str(key["id"]).lower(), resource_id=row.id)
-                    for key in keys)
+    key_ids = dict.fromkeys(str(key["id"]).lower() for key in keys)  # a label in two schemes
+    session.add_all(LocatorContentKey(key_id=key_id, resource_id=row.id) for key_id in key_ids)
     session.flush()
     return row
 
@@ -122,33 +124,49 @@ def _locator_id(session: Session, requested: uuid.UUID | None) -> str:
     return locator_id
 
 
-def _policy_labels(policy: StreamingPolicyProperties) -> list[tuple[str, str, str | None]]:
-    """(scheme, default key label, default key's policyName) of each encrypting scheme."""
-    labels = []
+@dataclass(frozen=True)
+class _PolicyKey:
+    """A key a policy section asks the locator for: its default key or a mapping's."""
+
+    scheme: str
+    label: str
+    policy_name: str | None
+    tracks: list[dict[str, Any]]
+    mapped: bool  # a keyToTrackMappings entry (its own policyName comes first)
+
+
+def _policy_keys(policy: StreamingPolicyProperties) -> list[_PolicyKey]:
+    """The default key, then each ``keyToTrackMappings`` key, of each encrypting section."""
+    wanted = []
     for scheme in _KEY_TYPES:
         section = policy.schemes().get(scheme)
-        if isinstance(section, EncryptedScheme):
-            default = section.content_keys.default_key if section.content_keys else None
-            labels.append((scheme, (default.label if default else None) or "",
-                           default.policy_name if default else None))
-    return labels
+        if not isinstance(section, EncryptedScheme):
+            continue
+        content_keys = section.content_keys
+        default = content_keys.default_key if content_keys else None
+        wanted.append(_PolicyKey(scheme, (default.label if default else None) or "",
+                                 default.policy_name if default else None, [], False))
+        for mapping in (content_keys.key_to_track_mappings if content_keys else None) or []:
+            tracks = [t.to_json() for t in mapping.tracks or []]
+            wanted.append(_PolicyKey(scheme, mapping.label or "", mapping.policy_name, tracks,
+                                     True))  # fmt: skip
+    return wanted
 
 
 def _given_keys(
-    policy_name: str, labels: list[tuple[str, str, str | None]],
-    requested: list[StreamingLocatorContentKey],
+    policy_name: str, wanted: list[_PolicyKey], requested: list[StreamingLocatorContentKey],
 ) -> dict[str, StreamingLocatorContentKey]:
     """The keys the request gives, by label; each must match a key of the policy."""
-    known = {label for _, label, _ in labels}
+    known = {key.label for key in wanted}
     given: dict[str, StreamingLocatorContentKey] = {}
     for index, key in enumerate(requested):
         where = f"properties.contentKeys[{index}]"
         label = key.label_reference_in_streaming_policy or ""
         if label not in known:
-            wanted = ", ".join(repr(x) for x in sorted(known)) or "none (it encrypts nothing)"
+            names = ", ".join(repr(x) for x in sorted(known)) or "none (it encrypts nothing)"
             raise InvalidRequestError(
                 f"'{where}.labelReferenceInStreamingPolicy' {label!r} names no content key of the "
-                f"streaming policy '{policy_name}'; its keys: {wanted}.", code="BadRequest")
+                f"streaming policy '{policy_name}'; its keys: {names}.", code="BadRequest")
         if label in given:
             raise InvalidRequestError(
                 f"'{where}' gives a second key for the label {label!r}.", code="BadRequest")
@@ -163,25 +181,31 @@ def _content_keys(
     locator_key_policy: str | None,
     key_policy: str | None,
 ) -> list[dict[str, Any]]:
-    """One content key per encryption scheme of the policy (none for clear policies).
+    """One content key per label of each encryption scheme of the policy (its default key
+    and each ``keyToTrackMappings`` entry; none for clear policies).
 
-    A key's content key policy is the locator's ``defaultContentKeyPolicyName``, else the
-    scheme's default key ``policyName``, else the streaming policy's default.
+    A default key's content key policy is the locator's ``defaultContentKeyPolicyName``,
+    else the scheme's default key ``policyName``, else the streaming policy's default. A
+    mapping's key follows its own ``policyName`` first, then the same defaults.
     """
-    labels = _policy_labels(policy)
-    given = _given_keys(policy_name, labels, requested)
+    wanted = _policy_keys(policy)
+    given = _given_keys(policy_name, wanted, requested)
     keys: list[dict[str, Any]] = []
-    for scheme, label, scheme_key_policy in labels:
-        chosen = given.get(label)
+    for entry in wanted:
+        chosen = given.get(entry.label)
         value = (chosen.value if chosen else None) or base64.b64encode(os.urandom(16)).decode()
+        if entry.mapped:
+            used_policy = entry.policy_name or locator_key_policy or key_policy
+        else:
+            used_policy = locator_key_policy or entry.policy_name or key_policy
         keys.append(
             {
                 "id": str(chosen.id if chosen else uuid.uuid4()),
-                "type": _KEY_TYPES[scheme],
-                "labelReferenceInStreamingPolicy": label or None,
+                "type": _KEY_TYPES[entry.scheme],
+                "labelReferenceInStreamingPolicy": entry.label or None,
                 "value": value,
-                "policyName": locator_key_policy or scheme_key_policy or key_policy,
-                "tracks": [],
+                "policyName": used_policy,
+                "tracks": entry.tracks,
             }
         )
     return keys

@@ -10,7 +10,13 @@ from sqlalchemy.orm import Session
 
 from openvod.clock import iso
 from openvod.errors import ConflictError, InvalidRequestError, NotFoundError
-from openvod.resources.streaming_policies import SCHEMES, StreamingPolicy, StreamingPolicyProperties
+from openvod.resources.streaming_policies import (
+    SCHEMES,
+    EncryptedScheme,
+    StreamingPolicy,
+    StreamingPolicyProperties,
+    TrackSelection,
+)
 from openvod.services import content_key_policies as key_policies
 from openvod.services.arm import AccountRef, envelope, page
 from openvod.services.names import check_resource_name
@@ -128,12 +134,46 @@ def enabled_protocols(policy: StreamingPolicyProperties) -> dict[str, set[str]]:
     return policy.enabled_protocols()
 
 
+def _check_selections(where: str, tracks: list[TrackSelection] | None) -> None:
+    """Each selection has conditions, each ``FourCC Equal {value}`` (what AMS evaluates)."""
+    for i, selection in enumerate(tracks or []):
+        conditions = selection.track_selections or []
+        if not conditions:
+            raise InvalidRequestError(f"'{where}[{i}].trackSelections' needs a condition.")
+        for j, c in enumerate(conditions):
+            if c.property != "FourCC" or c.operation != "Equal" or not c.value:
+                raise InvalidRequestError(
+                    f"'{where}[{i}].trackSelections[{j}]' must be FourCC Equal with a value.")
+
+
+def check_track_keys(props: StreamingPolicyProperties) -> None:
+    """Per-track keys and clear tracks a locator can honour: every ``keyToTrackMappings``
+    entry has a label of its own in its section and tracks; selections are FourCC Equal."""
+    for scheme, section in props.schemes().items():
+        if not isinstance(section, EncryptedScheme):
+            continue
+        _check_selections(f"properties.{scheme}.clearTracks", section.clear_tracks)
+        keys = section.content_keys
+        default = keys.default_key if keys else None
+        labels = {(default.label if default else None) or ""}
+        for i, mapping in enumerate((keys.key_to_track_mappings if keys else None) or []):
+            where = f"properties.{scheme}.contentKeys.keyToTrackMappings[{i}]"
+            if not mapping.label or mapping.label in labels:
+                raise InvalidRequestError(
+                    f"'{where}.label' must name a key of its own (not the default key's).")
+            labels.add(mapping.label)
+            if not mapping.tracks:
+                raise InvalidRequestError(f"'{where}.tracks' needs a track selection.")
+            _check_selections(f"{where}.tracks", mapping.tracks)
+
+
 def create(session: Session, account: AccountRef, name: str, body: StreamingPolicy) -> None:
     """Create a custom policy; policies are immutable once created, as in AMS."""
     check_resource_name(name, "streaming policy")
     if _predefined_name(name) or get_resource(session, account, KIND, name) is not None:
         raise ConflictError(f"The streaming policy '{name}' already exists and cannot be updated.")
     props = body.properties
+    check_track_keys(props)
     key_policy = key_policies.require_exists(session, account,
                                              props.default_content_key_policy_name)
     stored = props.to_json()

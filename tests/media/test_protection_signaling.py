@@ -83,8 +83,13 @@ def test_choice_of_scheme() -> None:
     assert choose_delivery(both, frozenset({"hls"}), "hls", "m3u8-aapl", None) is None
     assert choose_delivery((cbcs,), frozenset(), "hls", "m3u8-aapl", None) is cbcs  # SAMPLE-AES TS
     assert choose_delivery(both, frozenset(), "hls", "m3u8-aapl", "cbcs-aapl") is cbcs
-    with pytest.raises(UnsupportedEncryptionError):
-        choose_delivery(both, frozenset(), "smoothStreaming", "smooth", None)
+    assert choose_delivery(both, frozenset(), "smoothStreaming", "smooth", None) is cenc
+    assert choose_delivery(both, frozenset(), "smoothStreaming", "smooth", "piff") is cenc
+    smooth_envelope = _delivery("envelope", "smoothStreaming")
+    with pytest.raises(UnsupportedEncryptionError, match="Smooth Streaming is served clear"):
+        choose_delivery((smooth_envelope,), frozenset(), "smoothStreaming", "smooth", None)
+    with pytest.raises(UnsupportedEncryptionError, match="encryption=cbc"):
+        choose_delivery((smooth_envelope, cenc), frozenset(), "smoothStreaming", "smooth", "cbc")
     with pytest.raises(NotFoundError):
         choose_delivery(both, frozenset(), "hls", "m3u8-cmaf", "cenc")
     with pytest.raises(NotFoundError):

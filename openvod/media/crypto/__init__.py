@@ -4,6 +4,7 @@
 - :mod:`.subsamples` and :mod:`.avc_slice`: which bytes of a video sample stay clear.
 - :mod:`.sample_cipher`: 'cenc' (AES-CTR) and 'cbcs' (AES-CBC, 1:9 pattern) sample encryption.
 - :mod:`.cenc`: protected init segments and encrypted fragments.
+- :mod:`.piff`: encrypted Smooth Streaming fragments (PIFF 1.1 sample encryption).
 - :mod:`.pssh`: PSSH boxes for W3C Common, Widevine and PlayReady.
 - :mod:`.hls_aes`: HLS AES-128 whole-segment encryption.
 - :mod:`.ts_sample_aes`: HLS SAMPLE-AES for MPEG-TS (H.264 slices, AAC frames).

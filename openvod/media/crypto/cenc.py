@@ -118,10 +118,14 @@ def subsample_maps(
     return NalSubsampleMapper(config, protection.scheme).maps(data, sizes)
 
 
-def _fragment_boxes(
+def fragment_boxes(
     prefix: bytes,
 ) -> tuple[MovieFragmentBox, TrackFragmentBox, TrackRunBox, list[int], bytes]:
-    """Parse a planned fragment's moof: (moof, traf, trun, sample sizes, mdat header)."""
+    """Parse a planned fragment's moof: (moof, traf, trun, sample sizes, mdat header).
+
+    The boxes are live objects: callers add protection boxes to the 'traf' and
+    re-point the 'trun' before serialising the 'moof' again.
+    """
     header = read_box_header(prefix, 0, len(prefix))
     if header is None or header.fourcc != b"moof":
         raise MediaError("a fragment plan starts with a 'moof'")
@@ -141,8 +145,14 @@ def _fragment_boxes(
     return moof, traf, trun, sizes, prefix[header.end :]
 
 
-def _senc_entries_offset(moof: MovieFragmentBox, traf: TrackFragmentBox, senc: Box) -> int:
-    """Offset from the first byte of the moof to the first sample entry inside 'senc'."""
+def entries_offset(
+    moof: MovieFragmentBox, traf: TrackFragmentBox, senc: Box, entries_at: int = 8
+) -> int:
+    """Offset from the first byte of the moof to the first sample entry inside ``senc``.
+
+    ``entries_at``: where the entries start in the box's payload (8 for 'senc':
+    version/flags and sample count; more for the PIFF 'uuid' form).
+    """
     at = header_size_for(moof.payload_size())
     for child in moof.children:
         if child is traf:
@@ -151,7 +161,7 @@ def _senc_entries_offset(moof: MovieFragmentBox, traf: TrackFragmentBox, senc: B
     at += header_size_for(traf.payload_size())
     for child in traf.children:
         if child is senc:
-            return at + header_size_for(senc.payload_size()) + 8  # version/flags, count
+            return at + header_size_for(senc.payload_size()) + entries_at
         at += child.size()
     raise MediaError("'senc' is not in the 'traf'")
 
@@ -200,7 +210,7 @@ def encrypt_fragment(
     """
     if len(data) != plan.data_size_bytes:
         raise ValueError(f"expected {plan.data_size_bytes} bytes of sample data, got {len(data)}")
-    moof, traf, trun, sizes, mdat = _fragment_boxes(plan.prefix)
+    moof, traf, trun, sizes, mdat = fragment_boxes(plan.prefix)
     maps = subsample_maps(track, protection, data, sizes)
     payload = bytearray(data)
     ivs = encrypt_samples(protection, track.kind, payload, sizes, maps, first_sample)
@@ -221,4 +231,4 @@ def _add_encryption_boxes(
     saio = SampleAuxiliaryInformationOffsetsBox([0])
     saiz = SampleAuxiliaryInformationSizesBox.for_sizes(info_sizes)
     traf.children += [saiz, saio, senc]
-    saio.offsets = [_senc_entries_offset(moof, traf, senc)]
+    saio.offsets = [entries_offset(moof, traf, senc)]
