@@ -68,6 +68,14 @@ OPEN_POLICY = {"options": [{
     "configuration": {"@odata.type": "#Microsoft.Media.ContentKeyPolicyClearKeyConfiguration"},
     "restriction": {"@odata.type": "#Microsoft.Media.ContentKeyPolicyOpenRestriction"},
 }]}  # fmt: skip
+# A key for the video and another for the audio (keyToTrackMappings).
+PER_TRACK_POLICY = {"commonEncryptionCbcs": {
+    "enabledProtocols": HLS_ONLY, "clearKeyEncryptionConfiguration": {},
+    "contentKeys": {"defaultKey": {"label": "default"}, "keyToTrackMappings": [
+        {"label": label, "tracks": [{"trackSelections": [
+            {"property": "FourCC", "operation": "Equal", "value": fourcc}]}]}
+        for label, fourcc in (("video", "avc1"), ("audio", "mp4a"))]},
+}}  # fmt: skip
 VIDEO_PID, AUDIO_PID, PMT_PID = 0x100, 0x101, 0x1000
 
 
@@ -288,9 +296,11 @@ def site(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Site]:
             }
         },
     )
+    api(server, "PUT", "/streamingPolicies/pertrack", {"properties": PER_TRACK_POLICY})
     roles = {
         "clear": ("plain", "Predefined_ClearStreamingOnly"),
         "cbcs": ("plain", "cbcs"),
+        "pertrack": ("plain", "pertrack"),
         "multidrm": ("plain", "Predefined_MultiDrmStreaming"),
         "sealed": ("sealed", "cbcs"),
     }
@@ -312,7 +322,9 @@ def site(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Site]:
         listed = api(server, "POST", f"/streamingLocators/{role}/listContentKeys")
         for k in listed["contentKeys"]:
             if k["type"] == "CommonEncryptionCbcs":
-                keys[role] = (uuid.UUID(k["id"]), base64.b64decode(k["value"]))
+                label = k.get("labelReferenceInStreamingPolicy") or ""
+                name = f"{role}/{label}" if role == "pertrack" else role
+                keys[name] = (uuid.UUID(k["id"]), base64.b64decode(k["value"]))
     yield Site(server, clip.stem, locators, keys)
     server.server.stop()
 
@@ -568,3 +580,20 @@ def test_i_frame_playlists_are_sample_aes_too(site: Site) -> None:
     segment = get(urljoin(url, m3u8.loads(text).segments[0].uri)).content
     pmt, _ = ts_streams(segment)
     assert pmt == {VIDEO_PID: (0xDB, b"\x0f\x04zavc")}
+
+
+def test_per_track_keys(site: Site) -> None:
+    """Each TS playlist names its rendition's key; a muxed -v3 segment is under the video's."""
+    (video_kid, _), (audio_kid, _) = site.keys["pertrack/video"], site.keys["pertrack/audio"]
+    assert video_kid != audio_kid
+    for kind, kid in (("video", video_kid), ("audio", audio_kid)):
+        url = media_url(site, "pertrack", kind)
+        assert f"/keydelivery/hls/{kid}" in get(url).text
+        got, clear = framemd5(url), framemd5(media_url(site, "clear", kind))
+        assert len(got) == len(clear) and got[:-1] == clear[:-1]
+    muxed = media_url(site, "pertrack", "video", "m3u8-aapl-v3")
+    assert f"/keydelivery/hls/{video_kid}" in get(muxed).text
+    got, clear = framemd5(muxed), framemd5(media_url(site, "clear", "video", "m3u8-aapl-v3"))
+    assert [line for line in got if line.startswith("1,")] == [
+        line for line in clear if line.startswith("1,")
+    ]  # the audio, under the video's key
