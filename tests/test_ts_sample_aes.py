@@ -14,7 +14,8 @@ a segment is current, and its h264 parser gives the stream's last picture out
 after the last segment, so that picture stays encrypted (played again before
 another segment, it decodes right). A wrong key decodes nothing right, and the
 segments are taken apart here to compare every NAL unit and AAC frame, that
-last picture's included, with the clear segments'.
+last picture's included, with the clear segments' and with Shaka Packager's
+SAMPLE-AES TS of the same MP4 under the same key and IV (identical bytes).
 """
 
 from __future__ import annotations
@@ -38,7 +39,7 @@ import numpy as np
 import pytest
 from cryptography.hazmat.primitives.ciphers import Cipher, algorithms, modes
 
-from openvod.encoding.tools import ffmpeg
+from openvod.encoding.tools import ffmpeg, packager
 from openvod.errors import MediaError
 from openvod.keys.content_keys import ContentKey
 from openvod.media.crypto.ts_sample_aes import (
@@ -51,7 +52,7 @@ from openvod.media.crypto.ts_sample_aes import (
 from openvod.media.ism import IsmTrack, ServerManifest, build_ism
 from openvod.media.ts.sample_aes import sample_aes_signal
 from openvod.origin.delivery import SchemeDelivery, _supported, choose_delivery
-from openvod.storage.movie_files import write_sidecar
+from openvod.storage.movie_files import read_movie_file, write_sidecar
 from tests.conftest import ServerHandle, start_server
 from tests.origin_support import (
     AUDIO_BITRATE,
@@ -76,7 +77,7 @@ PER_TRACK_POLICY = {"commonEncryptionCbcs": {
             {"property": "FourCC", "operation": "Equal", "value": fourcc}]}]}
         for label, fourcc in (("video", "avc1"), ("audio", "mp4a"))]},
 }}  # fmt: skip
-VIDEO_PID, AUDIO_PID, PMT_PID = 0x100, 0x101, 0x1000
+VIDEO_PID, AUDIO_PID = 0x100, 0x101
 
 
 # --- a decryptor written from the spec ---------------------------------------------------------
@@ -254,6 +255,7 @@ class Site:
     name: str
     locators: dict[str, str]
     keys: dict[str, tuple[uuid.UUID, bytes]]  # role -> the 'cbcs' key
+    clip: Path
 
     def url(self, role: str, tail: str) -> str:
         return f"{self.server.base_url}/{self.locators[role]}/{self.name}.ism/{tail}"
@@ -325,7 +327,7 @@ def site(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Site]:
                 label = k.get("labelReferenceInStreamingPolicy") or ""
                 name = f"{role}/{label}" if role == "pertrack" else role
                 keys[name] = (uuid.UUID(k["id"]), base64.b64decode(k["value"]))
-    yield Site(server, clip.stem, locators, keys)
+    yield Site(server, clip.stem, locators, keys, clip)
     server.server.stop()
 
 
@@ -474,13 +476,17 @@ def ts_streams(segment: bytes) -> tuple[dict[int, tuple[int, bytes]], dict[int, 
     assert len(segment) % 188 == 0
     payloads: dict[int, list[bytearray]] = {}
     pmt: dict[int, tuple[int, bytes]] = {}
+    pmt_pid = -1
     for at in range(0, len(segment), 188):
         packet = segment[at : at + 188]
         assert packet[0] == 0x47
         pid, start = struct.unpack(">H", packet[1:3])[0] & 0x1FFF, bool(packet[1] & 0x40)
         body = 4 + (1 + packet[4] if packet[3] & 0x20 else 0)
         payload = packet[body:] if packet[3] & 0x10 else b""
-        if pid == PMT_PID:
+        if pid == 0:  # the PAT: where the PMT is (0x1000 here, elsewhere for Shaka Packager)
+            section = payload[1 + payload[0] :]
+            pmt_pid = struct.unpack(">H", section[10:12])[0] & 0x1FFF
+        elif pid == pmt_pid:
             section = payload[1 + payload[0] :]
             length = struct.unpack(">H", section[1:3])[0] & 0xFFF
             info = struct.unpack(">H", section[10:12])[0] & 0xFFF
@@ -489,7 +495,7 @@ def ts_streams(segment: bytes) -> tuple[dict[int, tuple[int, bytes]], dict[int, 
                 stream_type, es_pid, es_len = struct.unpack(">BHH", section[pos : pos + 5])
                 pmt[es_pid & 0x1FFF] = (stream_type, section[pos + 5 : pos + 5 + (es_len & 0xFFF)])
                 pos += 5 + (es_len & 0xFFF)
-        elif pid != 0:
+        else:
             if start:
                 payloads.setdefault(pid, []).append(bytearray())
             payloads[pid][-1] += payload
@@ -597,3 +603,63 @@ def test_per_track_keys(site: Site) -> None:
     assert [line for line in got if line.startswith("1,")] == [
         line for line in clear if line.startswith("1,")
     ]  # the audio, under the video's key
+
+
+def _units(stream: list[bytes]) -> list[bytes]:
+    """The slice NAL units of a video stream's PES payloads (3- or 4-byte start codes)."""
+    units = []
+    for payload in stream:
+        for unit in re.split(b"\x00\x00\x00?\x01", payload)[1:]:
+            if unit and unit[0] & 0x1F in (1, 5):
+                units.append(unit)
+    return units
+
+
+def test_shaka_packager_writes_the_same_bytes(site: Site, tmp_path: Path) -> None:
+    """Shaka Packager's SAMPLE-AES TS of the same MP4 under the same key and IV holds the
+    same encrypted slices and AAC frames, byte for byte, and the same PMT descriptors."""
+    kid, key = site.keys["cbcs"]
+    tail = "QualityLevels(400000)/Manifest(video,format=m3u8-aapl-v3,encryption=cbcs-aapl)"
+    text = get(site.url("cbcs", tail)).text
+    iv = re.findall(r"IV=0x([0-9A-F]{32})", text)[0]
+    args = [str(packager())]
+    for kind in ("video", "audio"):
+        args.append(f"in={site.clip},stream={kind},segment_template={tmp_path}/{kind}_$Number$.ts,"
+                    f"playlist_name={kind}.m3u8")  # fmt: skip
+    args += ["--hls_master_playlist_output", str(tmp_path / "main.m3u8"),
+             "--enable_raw_key_encryption", "--protection_scheme", "cbcs", "--clear_lead", "0",
+             "--keys", f"label=:key_id={kid.hex}:key={key.hex()}", "--iv", iv,
+             "--segment_duration", "2"]  # fmt: skip
+    subprocess.run(args, check=True, capture_output=True, timeout=120)
+    theirs: dict[str, list[bytes]] = {"video": [], "audio": []}
+    for kind in theirs:
+        for number in (1, 2, 3):
+            pmt, pes = ts_streams((tmp_path / f"{kind}_{number}.ts").read_bytes())
+            ((pid, (_, descriptors)),) = pmt.items()
+            assert (
+                descriptors
+                == sample_aes_signal(
+                    kind,
+                    "avc1" if kind == "video" else "mp4a",
+                    _asc(site) if kind == "audio" else b"",
+                ).descriptors
+            )
+            theirs[kind] += pes[pid]
+    url = media_url(site, "cbcs", "video", "m3u8-aapl-v3")
+    ours: dict[str, list[bytes]] = {"video": [], "audio": []}
+    for segment in m3u8.loads(get(url).text).segments:
+        _, pes = ts_streams(get(urljoin(url, segment.uri)).content)
+        ours["video"] += pes[VIDEO_PID]
+        ours["audio"] += pes[AUDIO_PID]
+    assert len(_units(ours["video"])) == FRAMES
+    assert _units(ours["video"]) == _units(theirs["video"])
+    frames = [f[7:] for payload in ours["audio"] for f in adts_frames(payload)]
+    assert len(frames) > 250
+    assert frames == [f[7:] for payload in theirs["audio"] for f in adts_frames(payload)]
+
+
+def _asc(site: Site) -> bytes:
+    """The clip's AudioSpecificConfig."""
+    audio = read_movie_file(site.clip).track("audio")
+    assert audio is not None
+    return audio.codec_private
