@@ -32,7 +32,7 @@ from cryptography.hazmat.primitives.ciphers import Cipher, algorithms, modes
 
 from openvod.errors import MediaError
 from openvod.media.avc import scan_nal_units
-from openvod.media.crypto.sample_cipher import VIDEO_PATTERN, cbcs_crypt_sample, check_key
+from openvod.media.crypto.sample_cipher import VIDEO_PATTERN, check_key
 from openvod.media.crypto.subsamples import AES_BLOCK
 
 ENCRYPTED_NAL_TYPES = (1, 5)  # coded slice of a non-IDR / an IDR picture
@@ -98,17 +98,6 @@ def _nal_pattern_blocks(nal: bytearray) -> npt.NDArray[np.uint8]:
     return region[: whole * AES_BLOCK].reshape(whole, AES_BLOCK)[::period]
 
 
-def _crypt_nal_body(key: bytes, iv: bytes, nal: bytearray, *, decrypt: bool) -> None:
-    """Encrypt (or decrypt) the pattern blocks of an unescaped-form NAL unit in place.
-
-    A block is encrypted while more than 16 bytes remain, so the 1:9 'cbcs'
-    pattern over all but the last byte after the leader picks the same blocks.
-    """
-    region = memoryview(nal)[NAL_CLEAR_LEADER : len(nal) - 1]
-    if len(region) >= AES_BLOCK:
-        cbcs_crypt_sample(key, iv, region, [(0, len(region))], VIDEO_PATTERN, decrypt=decrypt)
-
-
 def encrypt_nal_unit(nal: bytes | memoryview, key: bytes, iv: bytes) -> bytes:
     """One H.264 NAL unit (without start code or length prefix) as SAMPLE-AES carries it:
     encrypted and re-escaped if it is a slice longer than 48 bytes, else unchanged."""
@@ -132,8 +121,16 @@ def decrypt_nal_unit(nal: bytes | memoryview, key: bytes, iv: bytes) -> bytes:
     if not is_encrypted_nal(nal):
         return bytes(nal)
     unit = bytearray(remove_emulation_prevention(bytes(nal)))
-    _crypt_nal_body(key, iv, unit, decrypt=True)
+    _cbc_decrypt(key, iv, _nal_pattern_blocks(unit))
     return bytes(unit)
+
+
+def _cbc_decrypt(key: bytes, iv: bytes, blocks: npt.NDArray[np.uint8]) -> None:
+    """Decrypt a (n, 16) array of blocks (a view into a unit) in place, chained from ``iv``."""
+    if blocks.size:
+        decryptor = Cipher(algorithms.AES(key), modes.CBC(iv)).decryptor()
+        done = decryptor.update(blocks.tobytes())
+        blocks[:] = np.frombuffer(done, dtype=np.uint8).reshape(-1, AES_BLOCK)
 
 
 def encrypt_avc_samples(
@@ -177,16 +174,6 @@ def encrypt_avc_samples(
     return b"".join(pieces), new_sizes
 
 
-def _crypt_aac_frame(key: bytes, iv: bytes, frame: memoryview, *, decrypt: bool) -> None:
-    whole = (len(frame) - AUDIO_CLEAR_LEADER) // AES_BLOCK * AES_BLOCK
-    if whole <= 0:
-        return
-    region = frame[AUDIO_CLEAR_LEADER : AUDIO_CLEAR_LEADER + whole]
-    cipher = Cipher(algorithms.AES(key), modes.CBC(iv))
-    crypt = cipher.decryptor() if decrypt else cipher.encryptor()
-    region[:] = crypt.update(region)
-
-
 def encrypt_aac_samples(
     data: bytes | memoryview, sizes: npt.NDArray[np.integer], key: bytes, iv: bytes
 ) -> bytes:
@@ -202,9 +189,7 @@ def encrypt_aac_samples(
     chain = _RestartingChain(key, iv)
     at = 0
     for size in frame_sizes.tolist():
-        whole = max(0, (size - AUDIO_CLEAR_LEADER) // AES_BLOCK)
-        start = at + AUDIO_CLEAR_LEADER
-        chain.encrypt(buffer[start : start + whole * AES_BLOCK].reshape(whole, AES_BLOCK))
+        chain.encrypt(_aac_blocks(buffer[at : at + size]))
         at += size
     return bytes(out)
 
@@ -214,5 +199,12 @@ def decrypt_aac_frame(frame: bytes | memoryview, key: bytes, iv: bytes) -> bytes
     check_key(key)
     _check_iv(iv)
     out = bytearray(frame)
-    _crypt_aac_frame(key, iv, memoryview(out), decrypt=True)
+    _cbc_decrypt(key, iv, _aac_blocks(np.frombuffer(out, dtype=np.uint8)))
     return bytes(out)
+
+
+def _aac_blocks(frame: npt.NDArray[np.uint8]) -> npt.NDArray[np.uint8]:
+    """The whole blocks after the 16 clear bytes of a raw AAC frame, as a (n, 16) view."""
+    whole = max(0, (frame.size - AUDIO_CLEAR_LEADER) // AES_BLOCK)
+    region = frame[AUDIO_CLEAR_LEADER : AUDIO_CLEAR_LEADER + whole * AES_BLOCK]
+    return region.reshape(whole, AES_BLOCK)
