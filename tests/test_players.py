@@ -111,7 +111,7 @@ def is_tolerated(error: dict[str, str]) -> bool:
         and detail.get("fatal") is False
         and str(detail.get("reason", "")).endswith("(1)")
         and "/Fragments(aac_" in url
-        and "format=m3u8-aapl)" in url
+        and ("format=m3u8-aapl)" in url or "format=m3u8-aapl," in url)  # e.g. encryption=
     )
 
 

@@ -1,11 +1,12 @@
 """Real players play dynamically encrypted streams, keys from openvod's key delivery.
 
 The 20-s ladder of tests/test_players.py is published under a CENC policy with W3C
-ClearKey (DASH) and under ``Predefined_ClearKey`` (HLS AES-128), both locators on a
+ClearKey (DASH), under ``Predefined_ClearKey`` (HLS AES-128) and under a 'cbcs' policy
+(HLS SAMPLE-AES on MPEG-TS, which hls.js decrypts itself), all locators on a
 token-restricted content key policy (JWT, HS256, issuer and audience). The token is
 given only on the manifest URL (``?token=``): the origin carries it into the license
 URL of the MPD and into the key URIs of the HLS media playlists, so shaka-player and
-dash.js (EME ``org.w3.clearkey``) and hls.js (AES-128) need no proxy and no player
+dash.js (EME ``org.w3.clearkey``) and hls.js (AES-128, SAMPLE-AES) need no proxy and no player
 configuration. Each case plays, seeks and ends exactly as the clear cases do; a case
 without the token fails to play (the key delivery refuses it). Two cases also play from
 ``openvod origin``, which writes and serves its own key delivery URLs. shaka-player also
@@ -56,6 +57,10 @@ CENC_POLICY = {"commonEncryptionCenc": {
     "enabledProtocols": {"download": False, "dash": True, "hls": False, "smoothStreaming": False},
     "clearKeyEncryptionConfiguration": {},
 }}  # fmt: skip
+CBCS_POLICY = {"commonEncryptionCbcs": {  # HLS SAMPLE-AES, the key from openvod's key delivery
+    "enabledProtocols": {"download": False, "dash": False, "hls": True, "smoothStreaming": False},
+    "clearKeyEncryptionConfiguration": {},
+}}  # fmt: skip
 # A key for the video (avc1) and another for the audio (mp4a): one license gives both.
 PER_TRACK_POLICY = {"commonEncryptionCenc": {
     **CENC_POLICY["commonEncryptionCenc"],
@@ -87,6 +92,8 @@ CASES = [
     pytest.param(
         "shaka", "pertrack", "manifest(format=mpd-time-cmaf)", id="shaka-cenc-clearkey-two-keys"
     ),
+    pytest.param("hls", "cbcs", "manifest(format=m3u8-aapl,encryption=cbcs-aapl)",
+                 id="hlsjs-sample-aes-ts"),
 ]
 
 
@@ -108,11 +115,13 @@ def published(tmp_path_factory: pytest.TempPathFactory) -> Iterator[tuple[Server
     api(server, "PUT", "/contentKeyPolicies/players", {"properties": TOKEN_POLICY})
     api(server, "PUT", "/streamingPolicies/cencck", {"properties": CENC_POLICY})
     api(server, "PUT", "/streamingPolicies/pertrack", {"properties": PER_TRACK_POLICY})
+    api(server, "PUT", "/streamingPolicies/cbcsck", {"properties": CBCS_POLICY})
     paths = {}
     for role, policy in (
         ("cenc", "cencck"),
         ("aes", "Predefined_ClearKey"),
         ("pertrack", "pertrack"),
+        ("cbcs", "cbcsck"),
     ):
         body = {"properties": {"assetName": "players", "streamingPolicyName": policy,
                                "defaultContentKeyPolicyName": "players"}}  # fmt: skip
@@ -154,7 +163,7 @@ def test_through_the_dedicated_origin(
 
 
 # dash.js and hls.js: shaka's load() keeps retrying the refused license (page.evaluate waits).
-@pytest.mark.parametrize(("player", "role", "tail"), CASES[1:3])
+@pytest.mark.parametrize(("player", "role", "tail"), CASES[1:3] + CASES[5:])
 def test_without_the_token_nothing_plays(
     published: tuple[ServerHandle, dict],
     player_page: PlayerPage,  # noqa: F811 (the fixture)

@@ -52,12 +52,16 @@ def aes128_key_tag(uri: str, iv: bytes | None = None) -> str:
     return f'#EXT-X-KEY:METHOD=AES-128,URI="{uri}"{iv_text}'
 
 
-def sample_aes_key_tags(identity_uri: str, fairplay_uri: str | None = None) -> list[str]:
-    """SAMPLE-AES ('cbcs' fMP4) key tags: the clear-key ``identity`` one, then FairPlay's."""
-    tags = [f'#EXT-X-KEY:METHOD=SAMPLE-AES,URI="{identity_uri}",KEYFORMAT="identity"']
+def sample_aes_key_tags(
+    identity_uri: str, fairplay_uri: str | None = None, iv: bytes | None = None
+) -> list[str]:
+    """SAMPLE-AES key tags: the clear-key ``identity`` one, then FairPlay's. ``iv``: the
+    explicit IV MPEG-TS SAMPLE-AES needs (fMP4 'cbcs' carries its IV in 'tenc')."""
+    iv_text = f",IV={iv_attribute(iv)}" if iv is not None else ""
+    tags = [f'#EXT-X-KEY:METHOD=SAMPLE-AES,URI="{identity_uri}"{iv_text},KEYFORMAT="identity"']
     if fairplay_uri is not None:
         tags.append(
-            f'#EXT-X-KEY:METHOD=SAMPLE-AES,URI="{fairplay_uri}",'
+            f'#EXT-X-KEY:METHOD=SAMPLE-AES,URI="{fairplay_uri}"{iv_text},'
             f'KEYFORMAT="{FAIRPLAY_KEYFORMAT}",KEYFORMATVERSIONS="1"'
         )
     return tags

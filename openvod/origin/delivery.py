@@ -18,7 +18,7 @@ from typing import Literal
 from openvod.errors import InvalidRequestError, NotFoundError
 from openvod.keys.content_keys import ContentKey
 from openvod.media.presentation import Rendition
-from openvod.media.urls import DASH_FORMATS, TS_FORMATS, Encryption, ManifestFormat
+from openvod.media.urls import DASH_FORMATS, Encryption, ManifestFormat
 from openvod.origin.track_keys import (
     KeyMapping,
     Selection,
@@ -163,7 +163,7 @@ def deliveries_of(
 def _supported(scheme: SchemeName, fmt: ManifestFormat) -> bool:
     """Whether openvod can serve ``fmt`` under ``scheme``.
 
-    HLS: AES-128 on TS and fMP4, SAMPLE-AES ('cbcs') on fMP4 only. DASH: 'cenc'
+    HLS: AES-128 and SAMPLE-AES ('cbcs') on TS and fMP4. DASH: 'cenc'
     and 'cbcs' ('cbc' has no DASH signalling players read). Smooth: 'cenc' only,
     as PIFF 1.1 (PlayReady header in the manifest, AES-CTR samples).
     """
@@ -171,8 +171,6 @@ def _supported(scheme: SchemeName, fmt: ManifestFormat) -> bool:
         return scheme == "cenc"
     if fmt in DASH_FORMATS:
         return scheme in ("cenc", "cbcs")
-    if fmt in TS_FORMATS:
-        return scheme == "envelope"
     return scheme in ("envelope", "cbcs")
 
 

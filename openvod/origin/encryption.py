@@ -7,6 +7,8 @@ From the same clear MP4 set as clear streaming:
   5.2), so media playlists need one ``#EXT-X-KEY`` without IV; the fMP4 init
   segment is encrypted too, with an IV derived from the key and rendition
   that the ``#EXT-X-KEY`` before the ``#EXT-X-MAP`` states.
+- ``cbcs`` on MPEG-TS: HLS SAMPLE-AES (:mod:`openvod.origin.ts_encryption`),
+  the IV stated in ``#EXT-X-KEY``.
 - CENC ``cenc`` / ``cbcs``: a protected init segment (``encv``/``enca``,
   ``sinf``/``tenc``, PSSH boxes of the policy's systems) and fragments whose
   samples are encrypted (``senc``, ``saiz``, ``saio``); per-sample IVs are a
@@ -73,6 +75,7 @@ from openvod.origin.smooth_encryption import (
     encrypted_smooth_manifest,
 )
 from openvod.origin.track_keys import per_track_tag, representation_protections
+from openvod.origin.ts_encryption import sample_aes_iv, sample_aes_ts_body
 
 MAX_TOKEN_CHARS = 8192
 
@@ -207,6 +210,9 @@ def encrypted_fragment_body(
             sequence = _samples(rendition, request)[2]
             data = encrypt_media_segment(clear.data, key.value, sequence)
         return Body(BytesBody(data), clear.content_type)
+    if request.format in TS_FORMATS:  # 'cbcs' on TS: HLS SAMPLE-AES
+        span = _samples(rendition, request)
+        return sample_aes_ts_body(asset, request, rendition, span, key.value)
     protection = track_protection(delivery, rendition)
     content_type = b"video/mp4" if rendition.kind == "video" else b"audio/mp4"
     if request.time == INIT_TIME:
@@ -260,7 +266,10 @@ def _media_playlist(
             map_tags = [aes128_key_tag(uri, init_iv(delivery, rendition))]
     else:
         fairplay = _fairplay_uri(delivery, key) if "fairPlay" in delivery.drm else None
-        tags = sample_aes_key_tags(uri, fairplay)
+        iv = None  # fMP4: the IV is in 'tenc'; TS: stated here
+        if request.format in TS_FORMATS:
+            iv = sample_aes_iv(key.value, rendition)
+        tags = sample_aes_key_tags(uri, fairplay, iv)
     return build_media_playlist(p, rendition, request.format, keyframes=request.keyframes,
                                 options=request.options, key_tags=tags,
                                 map_key_tags=map_tags)  # fmt: skip

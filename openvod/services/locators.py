@@ -61,13 +61,13 @@ _ENCRYPTION = {
 }
 # What the origin can package under each encrypting scheme (the rest answers 400 there,
 # so listPaths leaves it out): AES-128 envelope is HLS only; CENC 'cenc' is DASH and
-# Smooth (PIFF 1.1, PlayReady header); 'cbcs' is HLS fMP4 (SAMPLE-AES) and DASH.
+# Smooth (PIFF 1.1, PlayReady header); 'cbcs' is HLS SAMPLE-AES (TS and fMP4) and DASH.
 _SERVED_FORMATS: dict[tuple[str, str], frozenset[str]] = {
     ("envelopeEncryption", "hls"): frozenset({"(format=m3u8-aapl)", "(format=m3u8-cmaf)"}),
     ("commonEncryptionCenc", "dash"): frozenset({"(format=mpd-time-csf)",
                                                  "(format=mpd-time-cmaf)"}),
     ("commonEncryptionCenc", "smoothStreaming"): frozenset({""}),
-    ("commonEncryptionCbcs", "hls"): frozenset({"(format=m3u8-cmaf)"}),
+    ("commonEncryptionCbcs", "hls"): frozenset({"(format=m3u8-aapl)", "(format=m3u8-cmaf)"}),
     ("commonEncryptionCbcs", "dash"): frozenset({"(format=mpd-time-csf)",
                                                  "(format=mpd-time-cmaf)"}),
 }

@@ -81,8 +81,8 @@ def test_choice_of_scheme() -> None:
     assert choose_delivery(both, frozenset(), "dash", "mpd-time-csf", None) is cenc
     assert choose_delivery((cbcs,), frozenset(), "hls", "m3u8-cmaf", None) is cbcs
     assert choose_delivery(both, frozenset({"hls"}), "hls", "m3u8-aapl", None) is None
-    with pytest.raises(UnsupportedEncryptionError):
-        choose_delivery((cbcs,), frozenset(), "hls", "m3u8-aapl", None)
+    assert choose_delivery((cbcs,), frozenset(), "hls", "m3u8-aapl", None) is cbcs  # SAMPLE-AES TS
+    assert choose_delivery(both, frozenset(), "hls", "m3u8-aapl", "cbcs-aapl") is cbcs
     assert choose_delivery(both, frozenset(), "smoothStreaming", "smooth", None) is cenc
     assert choose_delivery(both, frozenset(), "smoothStreaming", "smooth", "piff") is cenc
     smooth_envelope = _delivery("envelope", "smoothStreaming")

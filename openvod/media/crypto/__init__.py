@@ -7,6 +7,7 @@
 - :mod:`.piff`: encrypted Smooth Streaming fragments (PIFF 1.1 sample encryption).
 - :mod:`.pssh`: PSSH boxes for W3C Common, Widevine and PlayReady.
 - :mod:`.hls_aes`: HLS AES-128 whole-segment encryption.
+- :mod:`.ts_sample_aes`: HLS SAMPLE-AES for MPEG-TS (H.264 slices, AAC frames).
 
 The boxes themselves are in :mod:`openvod.media.mp4.protection_boxes`.
 """

@@ -64,6 +64,7 @@ from openvod.media.ts.pes import (
     video_pes_stream,
 )
 from openvod.media.ts.plan import TrackCopies, TsSegmentPlan, copy_payloads, plan_from_framed
+from openvod.media.ts.sample_aes import sample_aes_signal
 
 VIDEO_PID = 0x100
 AUDIO_PID = 0x101  # further audio tracks take the next PIDs
@@ -88,6 +89,15 @@ class TsTrackInput:
     end_sample: int
     data: bytes
     pts_offset_ticks: int = 0
+    # the size of each sample in ``data`` when it differs from the stored one (SAMPLE-AES
+    # video: encrypted slices re-escaped); None: the track's sample sizes
+    sample_sizes: npt.NDArray[np.integer] | None = None
+
+    def sizes(self) -> npt.NDArray[np.integer]:
+        """The size of each sample in ``data``."""
+        if self.sample_sizes is not None:
+            return self.sample_sizes
+        return self.track.samples.size[self.first_sample : self.end_sample]
 
 
 @dataclass(frozen=True)
@@ -182,7 +192,7 @@ def _video_stream(item: TsTrackInput, info: TsStreamInfo, offset_90k: int) -> Pe
     track, span = item.track, slice(item.first_sample, item.end_sample)
     config = _nal_config(track.codec, track.codec_private)
     keyframes = track.samples.sync[span]
-    units = avc.plan_access_units(item.data, track.samples.size[span], keyframes, config)
+    units = avc.plan_access_units(item.data, item.sizes(), keyframes, config)
     timestamps = _timestamps_90k(item, offset_90k, with_dts=True)
     return video_pes_stream(info.pid, info.stream_id, units, timestamps, keyframes)
 
@@ -190,7 +200,7 @@ def _video_stream(item: TsTrackInput, info: TsStreamInfo, offset_90k: int) -> Pe
 def _audio_stream(item: TsTrackInput, info: TsStreamInfo, offset_90k: int) -> PesStream:
     track, span = item.track, slice(item.first_sample, item.end_sample)
     config = _aac_config(track.codec_private)
-    sizes = track.samples.size[span]
+    sizes = item.sizes()
     pts = _timestamps_90k(item, offset_90k, with_dts=False)
     durations = ticks_to_90k(track.samples.duration[span], track.timescale)
     return audio_pes_stream(info.pid, info.stream_id, config, item.data, sizes, pts, durations)
@@ -200,6 +210,11 @@ def _check_input(item: TsTrackInput) -> None:
     count = len(item.track.samples)
     if not 0 <= item.first_sample <= item.end_sample <= count:
         raise MediaError(f"sample range {item.first_sample}..{item.end_sample} outside 0..{count}")
+    if (
+        item.sample_sizes is not None
+        and len(item.sample_sizes) != item.end_sample - item.first_sample
+    ):
+        raise MediaError("one sample size per sample of the range is needed")
 
 
 def mux_ts_segment(
@@ -207,14 +222,16 @@ def mux_ts_segment(
     *,
     segment_index: int = 0,
     timestamp_offset_90k: int = DEFAULT_TIMESTAMP_OFFSET_90K,
+    sample_aes: bool = False,
 ) -> bytes:
     """Build one self-contained MPEG-TS segment (PAT, PMT, interleaved PES) from MP4 samples.
 
     The bytes of :func:`mux_ts_packets`.
     """
     packets = mux_ts_packets(
-        tracks, segment_index=segment_index, timestamp_offset_90k=timestamp_offset_90k
-    )
+        tracks, segment_index=segment_index, timestamp_offset_90k=timestamp_offset_90k,
+        sample_aes=sample_aes,
+    )  # fmt: skip
     return packets.tobytes()
 
 
@@ -223,12 +240,16 @@ def mux_ts_packets(
     *,
     segment_index: int = 0,
     timestamp_offset_90k: int = DEFAULT_TIMESTAMP_OFFSET_90K,
+    sample_aes: bool = False,
 ) -> npt.NDArray[np.uint8]:
     """One self-contained MPEG-TS segment (PAT, PMT, interleaved PES), as a flat uint8 array
     (no copy into ``bytes``: a server can send the array's buffer as it is).
 
     ``segment_index`` (the segment's position in its playlist) sets the PAT and
     PMT continuity counters so consecutive segments continue each other.
+    ``sample_aes``: the samples given are SAMPLE-AES encrypted
+    (:mod:`openvod.media.crypto.ts_sample_aes`); the PMT announces them so
+    (:mod:`openvod.media.ts.sample_aes`).
     Raises :class:`~openvod.errors.MediaError` for codecs TS cannot carry here
     (H.264, HEVC and AAC are supported) or malformed samples.
 
@@ -237,7 +258,8 @@ def mux_ts_packets(
     replayable (:func:`~openvod.media.ts.plan.apply_ts_plan`) for a segment
     that is asked for again.
     """
-    streams, pcr_pid, head = _pes_streams(tracks, segment_index, timestamp_offset_90k)
+    streams, pcr_pid, head = _pes_streams(tracks, segment_index, timestamp_offset_90k,
+                                          sample_aes=sample_aes)  # fmt: skip
     return packetize(streams, pcr_pid=pcr_pid, leading_packets=head)
 
 
@@ -278,7 +300,11 @@ def _frame(
 
 
 def _pes_streams(
-    tracks: Sequence[TsTrackInput], segment_index: int, timestamp_offset_90k: int
+    tracks: Sequence[TsTrackInput],
+    segment_index: int,
+    timestamp_offset_90k: int,
+    *,
+    sample_aes: bool = False,
 ) -> tuple[list[PesStream], int, bytes]:
     """The PES streams of the tracks, the PCR PID and the PAT and PMT packets."""
     if not tracks:
@@ -290,7 +316,12 @@ def _pes_streams(
         build = _video_stream if item.track.kind == "video" else _audio_stream
         streams.append(build(item, info, timestamp_offset_90k))
     pcr_pid = VIDEO_PID if any(i.pid == VIDEO_PID for i in infos) else infos[0].pid
-    pmt_streams = tuple((info.stream_type, info.pid) for info in infos)
+    pmt_streams = tuple((info.stream_type, info.pid, b"") for info in infos)
+    if sample_aes:
+        signals = [sample_aes_signal(t.track.kind, t.track.codec, t.track.codec_private)
+                   for t in tracks]  # fmt: skip
+        pmt_streams = tuple((signal.stream_type, info.pid, signal.descriptors)
+                            for signal, info in zip(signals, infos, strict=True))  # fmt: skip
     head = _psi_packets(pmt_streams, pcr_pid, segment_index % _CC_MODULUS)
     return streams, pcr_pid, head
 
@@ -309,9 +340,10 @@ def _fill(
 
 
 @functools.lru_cache(maxsize=256)
-def _psi_packets(streams: tuple[tuple[int, int], ...], pcr_pid: int, counter: int) -> bytes:
-    """The PAT and PMT packets that start every segment, for (stream type, PID) pairs:
-    the same for all segments of a rendition but for their continuity counters."""
+def _psi_packets(streams: tuple[tuple[int, int, bytes], ...], pcr_pid: int, counter: int) -> bytes:
+    """The PAT and PMT packets that start every segment, for (stream type, PID, ES
+    descriptors): the same for all segments of a rendition but for their continuity counters."""
     pat = psi.build_pat(continuity_counter=counter)
-    pmt_streams = [psi.PmtStream(stream_type, pid) for stream_type, pid in streams]
+    pmt_streams = [psi.PmtStream(stream_type, pid, descriptors)
+                   for stream_type, pid, descriptors in streams]  # fmt: skip
     return pat + psi.build_pmt(pmt_streams, pcr_pid=pcr_pid, continuity_counter=counter)

@@ -54,6 +54,7 @@ class PmtStream:
 
     stream_type: int  # e.g. STREAM_TYPE_H264
     pid: int
+    descriptors: bytes = b""  # the ES_info descriptors, whole (e.g. SAMPLE-AES signalling)
 
 
 def _section(table_id: int, table_id_extension: int, body: bytes) -> bytes:
@@ -98,6 +99,8 @@ def build_pmt(
     """The 188-byte TS packet holding the PMT of the single program."""
     body = struct.pack(">HH", 0xE000 | pcr_pid, 0xF000)  # program_info_length 0
     for stream in streams:
-        body += struct.pack(">BHH", stream.stream_type, 0xE000 | stream.pid, 0xF000)
+        es_info = 0xF000 | len(stream.descriptors)  # reserved '1111', ES_info_length
+        body += struct.pack(">BHH", stream.stream_type, 0xE000 | stream.pid, es_info)
+        body += stream.descriptors
     section = _section(_TABLE_ID_PMT, PROGRAM_NUMBER, body)
     return _psi_packet(pmt_pid, section, continuity_counter)
