@@ -159,22 +159,18 @@ def _senc_entries_offset(moof: MovieFragmentBox, traf: TrackFragmentBox, senc: B
 def encrypt_samples(
     protection: TrackProtection,
     kind: str,
-    payload: bytearray,
+    payload: bytearray | memoryview,
     sizes: list[int],
     maps: list[list[Subsample]] | None,
-    first_sample: int,
-) -> list[bytes]:
+    ivs: list[bytes],
+) -> None:
     """Encrypt consecutive samples lying back to back in ``payload``, in place.
 
-    ``first_sample`` is the track index of the first one (it picks the 'cenc'
-    IVs). Returns the per-sample IVs to write in 'senc' (empty for 'cbcs').
+    ``ivs`` are the samples' 'cenc' IVs (see :func:`sample_ivs`; unused for 'cbcs').
     """
     if protection.scheme == "cenc":
-        if protection.iv_source is None:
-            raise ValueError("'cenc' needs an IV source")
-        ivs = protection.iv_source.ivs(first_sample, len(sizes))
         cenc_crypt_samples(protection.key, ivs, payload, sizes, maps)
-        return ivs
+        return
     view, at = memoryview(payload), 0
     pattern = protection.pattern(kind)
     for index, size in enumerate(sizes):
@@ -182,7 +178,6 @@ def encrypt_samples(
         cbcs_crypt_sample(protection.key, protection.constant_iv, view[at : at + size],
                           sample_map, pattern)  # fmt: skip
         at += size
-    return [b""] * len(sizes)
 
 
 def encrypt_fragment(
@@ -191,22 +186,42 @@ def encrypt_fragment(
     track: Track,
     protection: TrackProtection,
     first_sample: int,
-) -> bytes:
+    *,
+    maps: list[list[Subsample]] | None = None,
+) -> bytearray:
     """The encrypted fragment (moof with senc/saiz/saio, then mdat) of a planned clear one.
 
     ``data`` is what :func:`~openvod.media.mp4.writer.build_fragment` takes;
     ``first_sample`` the track index of the fragment's first sample (it picks
-    the per-sample IVs).
+    the per-sample IVs). ``maps`` are the samples' subsample maps when the
+    caller kept them (see :func:`subsample_maps`); they are computed otherwise.
     """
     if len(data) != plan.data_size_bytes:
         raise ValueError(f"expected {plan.data_size_bytes} bytes of sample data, got {len(data)}")
     moof, traf, trun, sizes, mdat = _fragment_boxes(plan.prefix)
-    maps = subsample_maps(track, protection, data, sizes)
-    payload = bytearray(data)
-    ivs = encrypt_samples(protection, track.kind, payload, sizes, maps, first_sample)
+    if maps is None:
+        maps = subsample_maps(track, protection, data, sizes)
+    elif track.kind != "video" or len(maps) != len(sizes):
+        raise ValueError("subsample maps given for other samples")
+    ivs = sample_ivs(protection, first_sample, len(sizes))
     _add_encryption_boxes(moof, traf, SampleEncryptionBox(ivs, maps))
     trun.data_offset = moof.size() + len(mdat)
-    return moof.to_bytes() + mdat + bytes(payload)
+    head = moof.to_bytes() + mdat
+    out = bytearray(len(head) + len(data))
+    out[: len(head)] = head
+    out[len(head) :] = data
+    encrypt_samples(protection, track.kind, memoryview(out)[len(head) :], sizes, maps, ivs)
+    return out
+
+
+def sample_ivs(protection: TrackProtection, first_sample: int, count: int) -> list[bytes]:
+    """The 'senc' IVs of ``count`` samples from ``first_sample`` (empty for 'cbcs': its IV
+    is constant, in 'tenc')."""
+    if protection.scheme != "cenc":
+        return [b""] * count
+    if protection.iv_source is None:
+        raise ValueError("'cenc' needs an IV source")
+    return protection.iv_source.ivs(first_sample, count)
 
 
 def _add_encryption_boxes(
