@@ -1,4 +1,4 @@
-"""The origin keeps CENC subsample maps per asset version: made once, then only encrypted."""
+"""The origin keeps CENC subsample maps and fragment plans per asset version: made once."""
 
 from __future__ import annotations
 
@@ -11,7 +11,7 @@ from openvod.media.crypto import cbcs_protection, cenc_protection, encrypt_fragm
 from openvod.media.crypto.cenc import subsample_maps
 from openvod.media.crypto.subsamples import CompactMaps
 from openvod.media.mp4 import plan_fragment
-from openvod.origin.encryption import fragment_maps
+from openvod.origin.encryption import fragment_maps, fragment_plan
 from tests.media._mp4_media import Media, get_media
 
 KEY = bytes(range(16))
@@ -65,3 +65,12 @@ def test_audio_has_no_maps(media: Media) -> None:
     protection = cenc_protection(KID, KEY, 2)
     assert fragment_maps(asset, rendition, protection, 0, 10, b"") is None
     assert asset.memo == {}
+
+
+def test_plans_are_kept(media: Media) -> None:
+    rendition = _rendition(media, "video")
+    asset: Any = SimpleNamespace(memo={})
+    plan = fragment_plan(asset, rendition, 10, 60, 3)
+    assert plan == plan_fragment(rendition.track, 10, 60, 3)
+    assert fragment_plan(asset, rendition, 10, 60, 3) is plan
+    assert fragment_plan(asset, rendition, 10, 60, 4) != plan  # another sequence number

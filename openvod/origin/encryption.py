@@ -41,7 +41,7 @@ from openvod.media.crypto.pssh import SchemeName, common_pssh, playready_pssh, w
 from openvod.media.crypto.subsamples import CompactMaps
 from openvod.media.dash import build_mpd
 from openvod.media.hls import build_master_playlist, build_media_playlist
-from openvod.media.mp4 import plan_fragment
+from openvod.media.mp4 import FragmentPlan, plan_fragment
 from openvod.media.mp4.protection_boxes import ProtectionSystemSpecificHeaderBox, Subsample
 from openvod.media.presentation import Rendition, find_keyframe, find_rendition, find_segment
 from openvod.media.protection_signaling import (
@@ -179,11 +179,25 @@ def encrypted_fragment_body(
         )  # fmt: skip
         return Body(BytesBody(init), content_type)
     first, end, sequence = _samples(rendition, request)
-    plan = plan_fragment(rendition.track, first, end, sequence + 1)
+    plan = fragment_plan(asset, rendition, first, end, sequence + 1)
     data = read_samples(asset, rendition, first, end)
     maps = fragment_maps(asset, rendition, protection, first, end, data)
     fragment = encrypt_fragment(plan, data, rendition.track, protection, first, maps=maps)
     return Body(BytesBody(memoryview(fragment)), content_type)
+
+
+def fragment_plan(
+    asset: LoadedAsset, rendition: Rendition, first: int, end: int, sequence_number: int
+) -> FragmentPlan:
+    """The clear fragment plan encrypted fragments start from, kept per asset version
+    (a few hundred bytes each; planning costs more than encrypting a small fragment)."""
+    key = ("fragment plan", rendition.source.file_name, rendition.track.track_id, first, end,
+           sequence_number)  # fmt: skip
+    plan = asset.memo.get(key)
+    if not isinstance(plan, FragmentPlan):
+        plan = plan_fragment(rendition.track, first, end, sequence_number)
+        asset.memo[key] = plan
+    return plan
 
 
 def fragment_maps(
