@@ -25,6 +25,7 @@ from openvod.media.crypto.subsamples import AES_BLOCK, Scheme, protected_ranges
 from openvod.media.mp4.protection_boxes import Subsample
 
 KEY_SIZE = 16
+_BATCH_BELOW_BYTES = 8192  # protected bytes under which a sample's keystream is batched
 
 
 @dataclass(frozen=True)
@@ -197,22 +198,39 @@ def cenc_crypt_samples(
     """Encrypt (or decrypt) consecutive samples lying back to back in ``data``, in place,
     under 'cenc': the same bytes as :func:`cenc_crypt_sample` on each.
 
-    Samples encrypted whole (audio: small, many) share one batched keystream
-    (:func:`ctr_keystream`); video samples (large, few protected ranges each)
-    get one CTR cipher each, which costs less than making their counter blocks.
+    Small samples (audio, B-frames) share one batched keystream
+    (:func:`ctr_keystream`); large ones get a CTR cipher each, which costs less
+    than making their counter blocks.
     """
+    buffer = np.frombuffer(data, dtype=np.uint8)
     if maps is None:
-        buffer = np.frombuffer(data, dtype=np.uint8)
         buffer ^= ctr_keystream(key, ivs, np.asarray(sizes, dtype=np.int64))
         return
     check_key(key)
     algorithm, view, at = algorithms.AES(key), memoryview(data), 0
+    small_ivs: list[bytes] = []
+    small_lengths: list[int] = []
+    small_ranges: list[tuple[int, int]] = []
     for iv, size, sample_map in zip(ivs, sizes, maps, strict=True):
-        cipher = Cipher(algorithm, modes.CTR(counter_block(iv))).encryptor()
-        offset = at
-        for clear, protected in sample_map:
+        ranges, protected, offset = [], 0, at
+        for clear, length in sample_map:
             offset += clear
-            if protected:
-                view[offset : offset + protected] = cipher.update(view[offset : offset + protected])
-            offset += protected
+            if length:
+                ranges.append((offset, length))
+                protected += length
+            offset += length
         at += size
+        if protected < _BATCH_BELOW_BYTES:
+            small_ivs.append(iv)
+            small_lengths.append(protected)
+            small_ranges += ranges
+            continue
+        cipher = Cipher(algorithm, modes.CTR(counter_block(iv))).encryptor()
+        for offset, length in ranges:
+            view[offset : offset + length] = cipher.update(view[offset : offset + length])
+    if small_ivs:
+        stream = ctr_keystream(key, small_ivs, np.asarray(small_lengths, dtype=np.int64))
+        pos = 0
+        for offset, length in small_ranges:
+            buffer[offset : offset + length] ^= stream[pos : pos + length]
+            pos += length
