@@ -389,8 +389,11 @@ class OriginApp:
         if isinstance(request, FragmentRequest):
             entry = self.responses.get(key)
             if entry is None:
-                try:
-                    built = await in_thread(encrypted_fragment_body, asset, request, delivery)
+                try:  # local sources on the loop, as clear TS builds (see reads_source)
+                    if reads_source(asset, request):
+                        built = await in_thread(encrypted_fragment_body, asset, request, delivery)
+                    else:
+                        built = encrypted_fragment_body(asset, request, delivery)
                 except MediaError as exc:
                     raise asset.failed(exc) from None
                 body = built.body

@@ -36,6 +36,7 @@ from openvod.errors import InvalidRequestError, NotFoundError
 from openvod.keys.content_keys import ContentKey
 from openvod.keys.urls import clearkey_license_url, hls_key_url
 from openvod.media.crypto import build_protected_init_segment, encrypt_fragment
+from openvod.media.crypto.cenc import subsample_maps
 from openvod.media.crypto.hls_aes import encrypt_media_segment, encrypt_segment
 from openvod.media.crypto.protection import (
     SequentialIvs,
@@ -44,10 +45,11 @@ from openvod.media.crypto.protection import (
     derive_iv_base,
 )
 from openvod.media.crypto.pssh import SchemeName, common_pssh, playready_pssh, widevine_pssh
+from openvod.media.crypto.subsamples import CompactMaps
 from openvod.media.dash import build_mpd
 from openvod.media.hls import build_master_playlist, build_media_playlist
-from openvod.media.mp4 import plan_fragment
-from openvod.media.mp4.protection_boxes import ProtectionSystemSpecificHeaderBox
+from openvod.media.mp4 import FragmentPlan, plan_fragment
+from openvod.media.mp4.protection_boxes import ProtectionSystemSpecificHeaderBox, Subsample
 from openvod.media.presentation import Rendition, find_keyframe, find_rendition, find_segment
 from openvod.media.protection_signaling import (
     DashProtection,
@@ -222,10 +224,56 @@ def encrypted_fragment_body(
         )  # fmt: skip
         return Body(BytesBody(init), content_type)
     first, end, sequence = _samples(rendition, request)
-    plan = plan_fragment(rendition.track, first, end, sequence + 1)
+    plan = fragment_plan(asset, rendition, first, end, sequence + 1)
     data = read_samples(asset, rendition, first, end)
-    fragment = encrypt_fragment(plan, data, rendition.track, protection, first)
-    return Body(BytesBody(fragment), content_type)
+    maps = fragment_maps(asset, rendition, protection, first, end, data)
+    fragment = encrypt_fragment(plan, data, rendition.track, protection, first, maps=maps)
+    return Body(BytesBody(memoryview(fragment)), content_type)
+
+
+def fragment_plan(
+    asset: LoadedAsset, rendition: Rendition, first: int, end: int, sequence_number: int
+) -> FragmentPlan:
+    """The clear fragment plan encrypted fragments start from, kept per asset version
+    (a few hundred bytes each; planning costs more than encrypting a small fragment)."""
+    key = ("fragment plan", rendition.source.file_name, rendition.track.track_id, first, end,
+           sequence_number)  # fmt: skip
+    plan = asset.memo.get(key)
+    if not isinstance(plan, FragmentPlan):
+        plan = plan_fragment(rendition.track, first, end, sequence_number)
+        asset.memo[key] = plan
+    return plan
+
+
+def fragment_maps(
+    asset: LoadedAsset,
+    rendition: Rendition,
+    protection: TrackProtection,
+    first: int,
+    end: int,
+    data: bytes,
+) -> list[list[Subsample]] | None:
+    """The subsample maps of samples ``[first, end)`` (``data``), kept per asset version.
+
+    Maps depend on the samples and the scheme, not on the key, so every locator
+    and key of the asset shares them; the first request for a fragment makes
+    them (parsing each slice header), the next ones only encrypt. They are kept
+    per fragment (the in-band parameter sets seen depend on where it starts),
+    compact (4 bytes a sample, 8 an entry: ~1 kB for a 2-s fragment at 25 fps),
+    for as long as the asset version stays loaded.
+    """
+    if rendition.kind != "video":
+        return None
+    track = rendition.track
+    key = ("subsamples", protection.scheme, rendition.source.file_name, track.track_id,
+           first, end)  # fmt: skip
+    kept = asset.memo.get(key)
+    if isinstance(kept, CompactMaps):
+        return kept.maps()
+    maps = subsample_maps(track, protection, data, track.samples.size[first:end].tolist())
+    if maps is not None:
+        asset.memo[key] = CompactMaps.of(maps)
+    return maps
 
 
 # --- manifests -------------------------------------------------------------------------------

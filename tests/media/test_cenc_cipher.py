@@ -152,10 +152,11 @@ def test_maps_refuse_malformed_samples() -> None:
 def test_batched_cenc_equals_one_cipher_per_sample(iv_size: int) -> None:
     rng = np.random.default_rng(7)
     sizes = [int(s) for s in rng.integers(1, 700, 40)] + [16, 32, 1]
+    sizes += [int(s) for s in rng.integers(8000, 30000, 6)]  # large: one cipher each
     data = bytes(rng.integers(0, 256, sum(sizes), dtype=np.uint8))
     ivs = [bytes(rng.integers(0, 256, iv_size, dtype=np.uint8)) for _ in sizes]
     if iv_size == 16:
-        ivs[3] = b"\x01" * 8 + b"\xff" * 8  # the counter carries into the high half
+        ivs[3] = ivs[-1] = b"\x01" * 8 + b"\xff" * 8  # the counter carries into the high half
     maps = []
     for size in sizes:  # random maps, some with several protected ranges
         clear = int(rng.integers(0, size + 1))

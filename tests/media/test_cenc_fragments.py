@@ -12,8 +12,11 @@ from openvod.media.crypto import (
     cbcs_protection,
     cenc_protection,
     encrypt_fragment,
+    encrypt_sample,
     protect_sample_entry,
 )
+from openvod.media.crypto.cenc import sample_ivs, subsample_maps
+from openvod.media.crypto.subsamples import CompactMaps
 from openvod.media.mp4 import FragmentPlan, build_fragment, plan_fragment
 from openvod.media.mp4.boxes import ContainerBox, RawBox, parse_box, read_box_header
 from openvod.media.mp4.fragment_boxes import TrackRunBox
@@ -151,3 +154,40 @@ def test_synthetic_audio_round_trip() -> None:
     assert once[-len(data) :] != data
     shifted = encrypt_fragment(plan, data, track, protection, 1)  # other sample numbers
     assert shifted[-len(data) :] != once[-len(data) :]
+
+
+@pytest.mark.parametrize("scheme", ["cenc", "cbcs"])
+@pytest.mark.parametrize("kind", ["video", "audio"])
+def test_fragment_is_each_sample_encrypted_alone(media: Media, scheme: str, kind: str) -> None:
+    """The batched fragment path (kept maps or not) gives the bytes of one cipher per sample."""
+    track = media.movie.track(kind)
+    assert track is not None
+    protection = (cenc_protection if scheme == "cenc" else cbcs_protection)(KID, KEY, 1)
+    plan = plan_fragment(track, 10, 60, 3)
+    data = b"".join(media.data[o : o + n] for o, n in plan.reads)
+    sizes = track.samples.size[10:60].tolist()
+    fresh = encrypt_fragment(plan, data, track, protection, 10)
+    maps = subsample_maps(track, protection, data, sizes)
+    assert (maps is None) == (kind == "audio")
+    kept = None if maps is None else CompactMaps.of(maps).maps()
+    assert kept == maps
+    assert encrypt_fragment(plan, data, track, protection, 10, maps=kept) == fresh
+    expected, at = bytearray(), 0
+    ivs = sample_ivs(protection, 10, len(sizes))
+    for index, (size, iv) in enumerate(zip(sizes, ivs, strict=True)):
+        sample_map = None if maps is None else maps[index]
+        key_iv = iv if scheme == "cenc" else protection.constant_iv
+        expected += encrypt_sample(protection.scheme, KEY, key_iv, data[at : at + size],
+                                   sample_map, protection.pattern(kind))  # fmt: skip
+        at += size
+    assert fresh[-len(data) :] == expected and expected != data
+    if maps is not None:
+        with pytest.raises(ValueError):  # maps of other samples
+            encrypt_fragment(plan, data, track, protection, 10, maps=maps[1:])
+
+
+def test_compact_maps_round_trip() -> None:
+    maps = [[(5, 16), (3, 0)], [], [(65535, 0), (10, 1 << 20)]]
+    compact = CompactMaps.of(maps)
+    assert compact.maps() == maps and compact.nbytes == 3 * 4 + 4 * 2 * 4
+    assert CompactMaps.of([]).maps() == []

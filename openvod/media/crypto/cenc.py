@@ -17,7 +17,9 @@ clear content.
 from __future__ import annotations
 
 import functools
+import struct
 from collections.abc import Mapping, Sequence
+from dataclasses import dataclass
 
 from openvod.errors import MediaError
 from openvod.media import avc
@@ -25,11 +27,12 @@ from openvod.media.crypto.protection import TrackProtection
 from openvod.media.crypto.sample_cipher import cbcs_crypt_sample, cenc_crypt_samples
 from openvod.media.crypto.subsamples import NalSubsampleMapper
 from openvod.media.mp4.boxes import (
+    HEADER_SIZE,
     Box,
-    MovieFragmentBox,
+    BoxHeader,
     RawBox,
-    TrackFragmentBox,
     header_size_for,
+    iter_boxes,
     parse_box,
     read_box_header,
 )
@@ -49,6 +52,8 @@ from openvod.media.track import Track
 
 VIDEO_ENTRIES = frozenset({b"avc1", b"avc3", b"hvc1", b"hev1"})
 AUDIO_ENTRIES = frozenset({b"mp4a", b"ac-3", b"ec-3"})
+_U32 = struct.Struct(">I")
+_I32 = struct.Struct(">i")
 _NAL_CODECS: dict[str, avc.NalCodec] = {"avc1": "avc", "avc3": "avc", "hvc1": "hevc",
                                         "hev1": "hevc"}  # fmt: skip
 
@@ -118,73 +123,96 @@ def subsample_maps(
     return NalSubsampleMapper(config, protection.scheme).maps(data, sizes)
 
 
-def fragment_boxes(
-    prefix: bytes,
-) -> tuple[MovieFragmentBox, TrackFragmentBox, TrackRunBox, list[int], bytes]:
-    """Parse a planned fragment's moof: (moof, traf, trun, sample sizes, mdat header).
+@dataclass(frozen=True)
+class _PlannedMoof:
+    """Where the parts of a planned fragment's 'moof' sit in its prefix bytes."""
 
-    The boxes are live objects: callers add protection boxes to the 'traf' and
-    re-point the 'trun' before serialising the 'moof' again.
-    """
-    header = read_box_header(prefix, 0, len(prefix))
-    if header is None or header.fourcc != b"moof":
+    moof: BoxHeader
+    traf: BoxHeader
+    data_offset_at: int  # the trun's data_offset field
+    sizes: list[int]  # the samples' sizes
+
+
+def _children(prefix: bytes, box: BoxHeader) -> dict[bytes, BoxHeader]:
+    """The first child box of each type of a container in ``prefix``."""
+    found: dict[bytes, BoxHeader] = {}
+    for child in iter_boxes(prefix, box.payload_offset, box.end):
+        found.setdefault(child.fourcc, child)
+    return found
+
+
+def _planned_moof(prefix: bytes) -> _PlannedMoof:
+    """Locate the traf and the trun's data offset in a planned fragment's prefix."""
+    moof = read_box_header(prefix, 0, len(prefix))
+    if moof is None or moof.fourcc != b"moof" or moof.end > len(prefix):
         raise MediaError("a fragment plan starts with a 'moof'")
-    moof = parse_box(prefix, header)
-    traf = moof.find(b"traf") if isinstance(moof, MovieFragmentBox) else None
-    if not isinstance(moof, MovieFragmentBox) or not isinstance(traf, TrackFragmentBox):
+    traf = _children(prefix, moof).get(b"traf")
+    if traf is None:
         raise MediaError("fragment has no 'traf'")
-    tfhd, trun = traf.find(b"tfhd"), traf.find(b"trun")
+    boxes = _children(prefix, traf)
+    if b"tfhd" not in boxes or b"trun" not in boxes:
+        raise MediaError("fragment has no 'tfhd' or 'trun'")
+    tfhd, trun = parse_box(prefix, boxes[b"tfhd"]), parse_box(prefix, boxes[b"trun"])
     if not isinstance(tfhd, TrackFragmentHeaderBox) or not isinstance(trun, TrackRunBox):
         raise MediaError("fragment has no 'tfhd' or 'trun'")
+    if trun.data_offset is None or moof.header_size != HEADER_SIZE:
+        raise MediaError("fragment plan without a data offset or with a 64-bit 'moof' size")
     if trun.sizes is not None:
         sizes = trun.sizes.tolist()
     elif tfhd.default_sample_size is not None:
         sizes = [tfhd.default_sample_size] * trun.sample_count
     else:
         raise MediaError("fragment sample sizes are not in its 'moof'")
-    return moof, traf, trun, sizes, prefix[header.end :]
+    return _PlannedMoof(moof, traf, boxes[b"trun"].payload_offset + 8, sizes)
 
 
-def entries_offset(
-    moof: MovieFragmentBox, traf: TrackFragmentBox, senc: Box, entries_at: int = 8
-) -> int:
-    """Offset from the first byte of the moof to the first sample entry inside ``senc``.
+def _encrypted_head(prefix: bytes, planned: _PlannedMoof, senc: SampleEncryptionBox) -> bytes:
+    """The prefix (moof, mdat header) with saiz + saio + senc appended to the traf (only
+    senc when no sample has auxiliary bytes, as for 'cbcs' audio: constant IV, no map),
+    saio pointing at the senc entries and the trun at the mdat payload.
 
-    ``entries_at``: where the entries start in the box's payload (8 for 'senc':
-    version/flags and sample count; more for the PIFF 'uuid' form).
+    Spliced into the planned bytes rather than re-serialising the parsed moof:
+    only the grown sizes and the two offsets change.
     """
-    at = header_size_for(moof.payload_size())
-    for child in moof.children:
-        if child is traf:
-            break
-        at += child.size()
-    at += header_size_for(traf.payload_size())
-    for child in traf.children:
-        if child is senc:
-            return at + header_size_for(senc.payload_size()) + entries_at
-        at += child.size()
-    raise MediaError("'senc' is not in the 'traf'")
+    moof, traf = planned.moof, planned.traf
+    senc_bytes = senc.to_bytes()
+    info_sizes = senc.sample_info_sizes()
+    added = senc_bytes
+    if any(info_sizes):
+        saiz = SampleAuxiliaryInformationSizesBox.for_sizes(info_sizes).to_bytes()
+        saio_size = SampleAuxiliaryInformationOffsetsBox([0]).size()
+        senc_header = header_size_for(len(senc_bytes) - HEADER_SIZE)
+        entries_at = traf.end + len(saiz) + saio_size + senc_header + 8  # version/flags, count
+        saio = SampleAuxiliaryInformationOffsetsBox([entries_at - moof.offset]).to_bytes()
+        added = saiz + saio + senc_bytes
+    grown = len(added)
+    if traf.header_size != HEADER_SIZE or moof.size_bytes + grown > 0xFFFFFFFF:
+        raise MediaError("fragment too large for 32-bit box sizes")
+    head = bytearray(prefix[: traf.end])
+    head += added
+    head += prefix[traf.end :]
+    _U32.pack_into(head, moof.offset, moof.size_bytes + grown)
+    _U32.pack_into(head, traf.offset, traf.size_bytes + grown)
+    at = planned.data_offset_at
+    _I32.pack_into(head, at, _I32.unpack_from(prefix, at)[0] + grown)
+    return bytes(head)
 
 
 def encrypt_samples(
     protection: TrackProtection,
     kind: str,
-    payload: bytearray,
+    payload: bytearray | memoryview,
     sizes: list[int],
     maps: list[list[Subsample]] | None,
-    first_sample: int,
-) -> list[bytes]:
+    ivs: list[bytes],
+) -> None:
     """Encrypt consecutive samples lying back to back in ``payload``, in place.
 
-    ``first_sample`` is the track index of the first one (it picks the 'cenc'
-    IVs). Returns the per-sample IVs to write in 'senc' (empty for 'cbcs').
+    ``ivs`` are the samples' 'cenc' IVs (see :func:`sample_ivs`; unused for 'cbcs').
     """
     if protection.scheme == "cenc":
-        if protection.iv_source is None:
-            raise ValueError("'cenc' needs an IV source")
-        ivs = protection.iv_source.ivs(first_sample, len(sizes))
         cenc_crypt_samples(protection.key, ivs, payload, sizes, maps)
-        return ivs
+        return
     view, at = memoryview(payload), 0
     pattern = protection.pattern(kind)
     for index, size in enumerate(sizes):
@@ -192,7 +220,6 @@ def encrypt_samples(
         cbcs_crypt_sample(protection.key, protection.constant_iv, view[at : at + size],
                           sample_map, pattern)  # fmt: skip
         at += size
-    return [b""] * len(sizes)
 
 
 def encrypt_fragment(
@@ -201,34 +228,38 @@ def encrypt_fragment(
     track: Track,
     protection: TrackProtection,
     first_sample: int,
-) -> bytes:
+    *,
+    maps: list[list[Subsample]] | None = None,
+) -> bytearray:
     """The encrypted fragment (moof with senc/saiz/saio, then mdat) of a planned clear one.
 
     ``data`` is what :func:`~openvod.media.mp4.writer.build_fragment` takes;
     ``first_sample`` the track index of the fragment's first sample (it picks
-    the per-sample IVs).
+    the per-sample IVs). ``maps`` are the samples' subsample maps when the
+    caller kept them (see :func:`subsample_maps`); they are computed otherwise.
     """
     if len(data) != plan.data_size_bytes:
         raise ValueError(f"expected {plan.data_size_bytes} bytes of sample data, got {len(data)}")
-    moof, traf, trun, sizes, mdat = fragment_boxes(plan.prefix)
-    maps = subsample_maps(track, protection, data, sizes)
-    payload = bytearray(data)
-    ivs = encrypt_samples(protection, track.kind, payload, sizes, maps, first_sample)
-    _add_encryption_boxes(moof, traf, SampleEncryptionBox(ivs, maps))
-    trun.data_offset = moof.size() + len(mdat)
-    return moof.to_bytes() + mdat + bytes(payload)
+    planned = _planned_moof(plan.prefix)
+    sizes = planned.sizes
+    if maps is None:
+        maps = subsample_maps(track, protection, data, sizes)
+    elif track.kind != "video" or len(maps) != len(sizes):
+        raise ValueError("subsample maps given for other samples")
+    ivs = sample_ivs(protection, first_sample, len(sizes))
+    head = _encrypted_head(plan.prefix, planned, SampleEncryptionBox(ivs, maps))
+    out = bytearray(len(head) + len(data))
+    out[: len(head)] = head
+    out[len(head) :] = data
+    encrypt_samples(protection, track.kind, memoryview(out)[len(head) :], sizes, maps, ivs)
+    return out
 
 
-def _add_encryption_boxes(
-    moof: MovieFragmentBox, traf: TrackFragmentBox, senc: SampleEncryptionBox
-) -> None:
-    """Append saiz + saio + senc to the traf (only senc when no sample has auxiliary bytes,
-    as for 'cbcs' audio: constant IV, no map) and point saio at the senc entries."""
-    info_sizes = senc.sample_info_sizes()
-    if not any(info_sizes):
-        traf.children.append(senc)
-        return
-    saio = SampleAuxiliaryInformationOffsetsBox([0])
-    saiz = SampleAuxiliaryInformationSizesBox.for_sizes(info_sizes)
-    traf.children += [saiz, saio, senc]
-    saio.offsets = [entries_offset(moof, traf, senc)]
+def sample_ivs(protection: TrackProtection, first_sample: int, count: int) -> list[bytes]:
+    """The 'senc' IVs of ``count`` samples from ``first_sample`` (empty for 'cbcs': its IV
+    is constant, in 'tenc')."""
+    if protection.scheme != "cenc":
+        return [b""] * count
+    if protection.iv_source is None:
+        raise ValueError("'cenc' needs an IV source")
+    return protection.iv_source.ivs(first_sample, count)

@@ -9,7 +9,6 @@ big-endian integer. HLS SAMPLE-AES for fMP4 is 'cbcs'
 
 from __future__ import annotations
 
-from cryptography.hazmat.primitives import padding
 from cryptography.hazmat.primitives.ciphers import Cipher, algorithms, modes
 
 from openvod.media.crypto.sample_cipher import check_key
@@ -41,10 +40,15 @@ def encrypt_segment(data: bytes | memoryview, key: bytes, iv: bytes) -> bytes:
     check_key(key)
     if len(iv) != BLOCK:
         raise ValueError("HLS IVs are 16 bytes")
-    padder = padding.PKCS7(BLOCK * 8).padder()
+    size = len(data)
+    pad = BLOCK - size % BLOCK  # PKCS#7: 1 to 16 bytes, each the count
+    clear = bytearray(size + pad)  # one copy of the segment, padded in place
+    clear[:size] = data
+    clear[size:] = bytes((pad,)) * pad
     encryptor = Cipher(algorithms.AES(key), modes.CBC(iv)).encryptor()
-    clear = padder.update(bytes(data)) + padder.finalize()
-    return encryptor.update(clear) + encryptor.finalize()
+    out = encryptor.update(clear)
+    encryptor.finalize()  # whole blocks: nothing left
+    return out
 
 
 def encrypt_media_segment(

@@ -25,6 +25,7 @@ from openvod.media.crypto.subsamples import AES_BLOCK, Scheme, protected_ranges
 from openvod.media.mp4.protection_boxes import Subsample
 
 KEY_SIZE = 16
+_BATCH_BELOW_BYTES = 8192  # protected bytes under which a sample's keystream is batched
 
 
 @dataclass(frozen=True)
@@ -94,19 +95,25 @@ def cbcs_crypt_sample(
     if len(constant_iv) != AES_BLOCK:
         raise ValueError("'cbcs' constant IVs are 16 bytes")
     view = memoryview(sample)
-    ranges = [(0, len(view))] if subsamples is None else protected_ranges(subsamples)
     algorithm = algorithms.AES(key)
+    if subsamples is None:  # whole blocks, one chain: no pattern to pick blocks by
+        cipher = Cipher(algorithm, modes.CBC(constant_iv))
+        crypt = cipher.decryptor() if decrypt else cipher.encryptor()
+        whole = len(view) - len(view) % AES_BLOCK
+        if whole:
+            view[:whole] = crypt.update(view[:whole])
+        return
+    ranges = protected_ranges(subsamples)
     for at, size in ranges:
         region = view[at : at + size]
-        effective = pattern if subsamples is not None else WHOLE_BLOCKS
-        chosen = _pattern_blocks(region, effective)
+        chosen = _pattern_blocks(region, pattern)
         if not chosen.size:
             continue
         cipher = Cipher(algorithm, modes.CBC(constant_iv))
         crypt = cipher.decryptor() if decrypt else cipher.encryptor()
         done = np.frombuffer(crypt.update(chosen.tobytes()), dtype=np.uint8)
         writable = np.frombuffer(region, dtype=np.uint8)
-        _scatter(writable, done.reshape(-1, AES_BLOCK), len(region) // AES_BLOCK, effective)
+        _scatter(writable, done.reshape(-1, AES_BLOCK), len(region) // AES_BLOCK, pattern)
 
 
 def _scatter(region: np.ndarray, blocks: np.ndarray, whole: int, pattern: Pattern) -> None:
@@ -161,51 +168,69 @@ def ctr_keystream(key: bytes, ivs: list[bytes], lengths: npt.NDArray[np.int64]) 
     total = int(blocks.sum())
     if not total:
         return np.zeros(0, dtype=np.uint8)
-    starts = np.repeat(np.cumsum(blocks) - blocks, blocks)
-    step = (np.arange(total, dtype=np.int64) - starts).astype(np.uint64)
-    counters = np.frombuffer(b"".join(counter_block(iv) for iv in ivs), dtype=">u8")
-    high = np.repeat(counters[0::2].astype(np.uint64), blocks)
-    low = np.repeat(counters[1::2].astype(np.uint64), blocks)
-    new_low = low + step  # wraps modulo 2**64; a wrap carries into the high half
-    high += (new_low < low).astype(np.uint64)
-    table = np.empty((total, 2), dtype=">u8")
-    table[:, 0], table[:, 1] = high, new_low
+    firsts = np.cumsum(blocks) - blocks
+    counters = np.frombuffer(b"".join(map(counter_block, ivs)), dtype=">u8").reshape(-1, 2)
+    table = np.repeat(counters.astype(np.uint64), blocks, axis=0)  # (total, 2), native order
+    step = np.arange(total, dtype=np.uint64)
+    step -= np.repeat(firsts.astype(np.uint64), blocks)
+    low = table[:, 1]
+    before = low.copy() if bool(np.any(counters[:, 1])) else None
+    low += step  # wraps modulo 2**64; a wrap carries into the high half
+    if before is not None:
+        table[:, 0] += low < before
+    if np.little_endian:
+        table.byteswap(inplace=True)  # big-endian blocks (astype('>u8') is 10 times slower)
     encryptor = Cipher(algorithms.AES(key), modes.ECB()).encryptor()
-    stream = np.frombuffer(encryptor.update(table.tobytes()), dtype=np.uint8)
+    stream = np.frombuffer(encryptor.update(table.data.cast("B")), dtype=np.uint8)
     if bool(np.all(lengths % AES_BLOCK == 0)):
         return stream
-    firsts = ((np.cumsum(blocks) - blocks) * AES_BLOCK).tolist()
-    cuts = zip(firsts, lengths.tolist(), strict=True)
+    cuts = zip((firsts * AES_BLOCK).tolist(), lengths.tolist(), strict=True)
     return np.concatenate([stream[first : first + length] for first, length in cuts])
 
 
 def cenc_crypt_samples(
     key: bytes,
     ivs: list[bytes],
-    data: bytearray,
+    data: bytearray | memoryview,
     sizes: list[int],
     maps: list[list[Subsample]] | None,
 ) -> None:
     """Encrypt (or decrypt) consecutive samples lying back to back in ``data``, in place,
-    under 'cenc': the same bytes as :func:`cenc_crypt_sample` on each, in a few array
-    operations."""
+    under 'cenc': the same bytes as :func:`cenc_crypt_sample` on each.
+
+    Small samples (audio, B-frames) share one batched keystream
+    (:func:`ctr_keystream`); large ones get a CTR cipher each, which costs less
+    than making their counter blocks.
+    """
+    buffer = np.frombuffer(data, dtype=np.uint8)
     if maps is None:
-        lengths = np.asarray(sizes, dtype=np.int64)
-        buffer = np.frombuffer(data, dtype=np.uint8)
-        buffer ^= ctr_keystream(key, ivs, lengths)
+        buffer ^= ctr_keystream(key, ivs, np.asarray(sizes, dtype=np.int64))
         return
-    ranges, lengths_list, at = [], [], 0
-    for size, sample_map in zip(sizes, maps, strict=True):
-        protected = 0
-        for offset, length in protected_ranges(sample_map):
-            ranges.append((at + offset, length))
-            protected += length
-        lengths_list.append(protected)
+    check_key(key)
+    algorithm, view, at = algorithms.AES(key), memoryview(data), 0
+    small_ivs: list[bytes] = []
+    small_lengths: list[int] = []
+    small_ranges: list[tuple[int, int]] = []
+    for iv, size, sample_map in zip(ivs, sizes, maps, strict=True):
+        ranges, protected, offset = [], 0, at
+        for clear, length in sample_map:
+            offset += clear
+            if length:
+                ranges.append((offset, length))
+                protected += length
+            offset += length
         at += size
-    view = memoryview(data)
-    gathered = np.frombuffer(b"".join(view[o : o + n] for o, n in ranges), dtype=np.uint8)
-    done = (gathered ^ ctr_keystream(key, ivs, np.asarray(lengths_list, dtype=np.int64))).tobytes()
-    pos = 0
-    for offset, length in ranges:
-        view[offset : offset + length] = done[pos : pos + length]
-        pos += length
+        if protected < _BATCH_BELOW_BYTES:
+            small_ivs.append(iv)
+            small_lengths.append(protected)
+            small_ranges += ranges
+            continue
+        cipher = Cipher(algorithm, modes.CTR(counter_block(iv))).encryptor()
+        for offset, length in ranges:
+            view[offset : offset + length] = cipher.update(view[offset : offset + length])
+    if small_ivs:
+        stream = ctr_keystream(key, small_ivs, np.asarray(small_lengths, dtype=np.int64))
+        pos = 0
+        for offset, length in small_ranges:
+            buffer[offset : offset + length] ^= stream[pos : pos + length]
+            pos += length

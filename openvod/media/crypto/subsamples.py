@@ -10,6 +10,10 @@ number of 16-byte blocks, as CMAF requires; the unit's last partial block
 stays clear (Shaka Packager v3 does the same). Consecutive clear bytes merge
 into the next subsample; a clear count above 65535 is split into entries
 with nothing protected. Audio has no map: it is encrypted whole.
+
+Maps depend only on the samples (not on the key or IVs), so a server may
+keep them: :class:`CompactMaps` holds the maps of consecutive samples in two
+small arrays instead of a Python object per entry.
 """
 
 from __future__ import annotations
@@ -17,6 +21,9 @@ from __future__ import annotations
 from collections.abc import Iterator
 from dataclasses import dataclass, field
 from typing import Literal
+
+import numpy as np
+import numpy.typing as npt
 
 from openvod.errors import MediaError
 from openvod.media import avc
@@ -125,3 +132,33 @@ def protected_ranges(subsamples: list[Subsample]) -> Iterator[tuple[int, int]]:
         if protected:
             yield at, protected
         at += protected
+
+
+@dataclass(frozen=True)
+class CompactMaps:
+    """The subsample maps of consecutive samples in two arrays: how many entries each
+    sample's map has, and every (clear, protected) entry in order."""
+
+    counts: npt.NDArray[np.uint32]
+    entries: npt.NDArray[np.uint32]  # shape (sum of counts, 2)
+
+    @classmethod
+    def of(cls, maps: list[list[Subsample]]) -> CompactMaps:
+        """The compact form of ``maps``."""
+        counts = np.fromiter((len(m) for m in maps), dtype=np.uint32, count=len(maps))
+        flat = [value for sample_map in maps for entry in sample_map for value in entry]
+        return cls(counts, np.array(flat, dtype=np.uint32).reshape(-1, 2))
+
+    @property
+    def nbytes(self) -> int:
+        """Bytes held by the arrays."""
+        return int(self.counts.nbytes + self.entries.nbytes)
+
+    def maps(self) -> list[list[Subsample]]:
+        """The maps as lists of (clear, protected) pairs, one list per sample."""
+        pairs = list(zip(*self.entries.T.tolist(), strict=True)) if len(self.entries) else []
+        out, at = [], 0
+        for count in self.counts.tolist():
+            out.append(pairs[at : at + count])
+            at += count
+        return out

@@ -172,7 +172,10 @@ class SampleEncryptionBox(FullBox):  # senc
         return [len(iv) + 2 + 6 * len(s) for iv, s in zip(self.ivs, self.subsamples, strict=True)]
 
     def body_size(self) -> int:
-        return 4 + sum(self.sample_info_sizes())
+        iv_bytes = sum(map(len, self.ivs))  # sizes are asked for often: no list per sample
+        if self.subsamples is None:
+            return 4 + iv_bytes
+        return 4 + iv_bytes + 2 * len(self.subsamples) + 6 * sum(map(len, self.subsamples))
 
     def write_body(self, out: bytearray) -> None:
         out += struct.pack(">I", len(self.ivs))
