@@ -38,6 +38,7 @@ log = logging.getLogger(__name__)
 HeaderList = list[tuple[bytes, bytes]]
 MAX_BODY_BYTES = 64 * 1024
 METHODS = b"GET, POST, OPTIONS"
+_PREFIX = KEY_DELIVERY_PREFIX + "/"
 CORS: HeaderList = [(b"access-control-allow-origin", b"*")]
 NO_STORE: HeaderList = [(b"cache-control", b"no-store"), (b"pragma", b"no-cache")]
 # The ONE table of statuses of key delivery (first match wins).
@@ -107,7 +108,7 @@ class KeyDeliveryApp:
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
         path: str = scope.get("path", "")
-        if scope["type"] != "http" or not path.startswith(KEY_DELIVERY_PREFIX + "/"):
+        if not path.startswith(_PREFIX) or scope["type"] != "http":  # the origin: at once
             if self.inner is None:
                 await _send(send, 404, [(b"content-type", b"text/plain")], b"Not found.\n")
                 return
