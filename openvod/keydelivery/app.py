@@ -14,7 +14,7 @@ from __future__ import annotations
 import json
 import logging
 import uuid
-from collections.abc import Sequence
+from collections.abc import Awaitable, Sequence
 
 import anyio.to_thread
 from starlette.types import ASGIApp, Receive, Scope, Send
@@ -106,14 +106,16 @@ class KeyDeliveryApp:
         self.ctx = ctx
         self.inner = inner
 
-    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+    def __call__(self, scope: Scope, receive: Receive, send: Send) -> Awaitable[None]:
+        """The inner app's own coroutine for every other path: no extra frame per request."""
         path: str = scope.get("path", "")
-        if not path.startswith(_PREFIX) or scope["type"] != "http":  # the origin: at once
-            if self.inner is None:
-                await _send(send, 404, [(b"content-type", b"text/plain")], b"Not found.\n")
-                return
-            await self.inner(scope, receive, send)
-            return
+        if path.startswith(_PREFIX) and scope["type"] == "http":
+            return self._answer(scope, receive, send, path)
+        if self.inner is None:
+            return _send(send, 404, [(b"content-type", b"text/plain")], b"Not found.\n")
+        return self.inner(scope, receive, send)
+
+    async def _answer(self, scope: Scope, receive: Receive, send: Send, path: str) -> None:
         try:
             await self._dispatch(scope, receive, send, path)
         except Exception as exc:  # every refusal and failure becomes a plain status

@@ -94,6 +94,11 @@ API_PREFIXES = ("/subscriptions/",)
 _HLS = b"application/vnd.apple.mpegurl"
 _DASH = b"application/dash+xml"
 _SMOOTH = b"text/xml; charset=utf-8"
+# The request headers that can make an answer other than a 200 with the whole body.
+_SELECTING_HEADERS = frozenset(
+    {b"range", b"if-match", b"if-none-match", b"if-modified-since", b"if-unmodified-since",
+     b"if-range"}
+)  # fmt: skip
 
 
 def strong_etag(version: str, key: str) -> bytes:
@@ -216,7 +221,8 @@ class OriginApp:
         max_age = publication.max_cache_age_seconds
         if max_age is None:
             max_age = DEFAULT_MANIFEST_MAX_AGE_SECONDS
-        await self._send_manifest(asset, request, max_age, headers, send, head_only)
+        await self._send_manifest(asset, request, route.canonical, max_age, headers, send,
+                                  head_only)  # fmt: skip
 
     async def _send_text(self, raw_path: bytes, scope: Scope, headers: dict[bytes, bytes],
                          send: Send) -> None:
@@ -344,12 +350,13 @@ class OriginApp:
         self,
         asset: LoadedAsset,
         request: ManifestRequest | PlaylistRequest,
+        canonical: str,
         max_age_seconds: int,
         headers: dict[bytes, bytes],
         send: Send,
         head_only: bool,
     ) -> None:
-        canonical = format_streaming_path(request)
+        """A manifest from the asset's memo (``canonical``: its request formatted back)."""
         memo_key = ("manifest", canonical)
         entry = asset.memo.get(memo_key)
         if entry is None:
@@ -378,27 +385,38 @@ async def _send_entry(
     large objects; every body sends any range of itself.
     """
     size = entry.body.size
-    chosen = select(headers, etag=entry.etag.decode("latin-1"), last_modified=None,
-                    size_bytes=size)  # fmt: skip
-    status, start, length = chosen.status, chosen.span.start, chosen.span.length
-    if status == 200:  # nearly every request: the same headers every time
-        common = entry.whole_headers.get(cache_control)
-        if common is None:
-            common = entry.whole_headers[cache_control] = [
-                *_validator_headers(entry, cache_control), (b"content-type", entry.content_type),
-                *chosen.headers(size),
-            ]  # fmt: skip
+    if _SELECTING_HEADERS.isdisjoint(headers):  # nearly every request: all of it, a 200
+        status, start, length = 200, 0, size
+        common = _whole_headers(entry, cache_control)
     else:
-        common = _validator_headers(entry, cache_control)
-        if status == 304:
-            await send_response(send, 304, common)
-            return
-        common += [(b"content-type", entry.content_type), *chosen.headers(size)]
+        chosen = select(headers, etag=entry.etag.decode("latin-1"), last_modified=None,
+                        size_bytes=size)  # fmt: skip
+        status, start, length = chosen.status, chosen.span.start, chosen.span.length
+        if status == 200:
+            common = _whole_headers(entry, cache_control)
+        else:
+            common = _validator_headers(entry, cache_control)
+            if status == 304:
+                await send_response(send, 304, common)
+                return
+            common += [(b"content-type", entry.content_type), *chosen.headers(size)]
     if head_only or length == 0:
         await send_response(send, status, common)
         return
     await send({"type": "http.response.start", "status": status, "headers": common})
     await entry.body.send(send, start, length, zero_copy)
+
+
+def _whole_headers(entry: CachedResponse, cache_control: bytes) -> HeaderList:
+    """The headers of a 200 with the whole body: built once per entry and cache-control."""
+    found = entry.whole_headers.get(cache_control)
+    if found is None:
+        found = entry.whole_headers[cache_control] = [
+            *_validator_headers(entry, cache_control),
+            (b"content-type", entry.content_type),
+            (b"content-length", str(entry.body.size).encode()),
+        ]
+    return found
 
 
 def _validator_headers(entry: CachedResponse, cache_control: bytes) -> HeaderList:

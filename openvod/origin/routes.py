@@ -124,7 +124,7 @@ class Route:
     """
 
     __slots__ = ("parsed", "publication", "protocol", "request", "tail", "chosen", "delivery",
-                 "_asset", "_served")  # fmt: skip
+                 "_asset", "_served", "_canonical")  # fmt: skip
 
     def __init__(self, parsed: ParsedPath, publication: Publication) -> None:
         request = parsed.request
@@ -147,6 +147,14 @@ class Route:
         )  # fmt: skip
         self._asset: LoadedAsset | None = None
         self._served: LoadedAsset | None = None
+        self._canonical: str | None = None
+
+    @property
+    def canonical(self) -> str:
+        """The served request's canonical path (a manifest's memo key), formatted once."""
+        if self._canonical is None:
+            self._canonical = format_streaming_path(self.request)
+        return self._canonical
 
     def served_asset(self, asset: LoadedAsset) -> LoadedAsset:
         """The asset this URL is answered from: filtered for manifests, and checked to carry
