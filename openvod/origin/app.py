@@ -408,7 +408,8 @@ async def _send_entry(
 
 
 def _whole_headers(entry: CachedResponse, cache_control: bytes) -> HeaderList:
-    """The headers of a 200 with the whole body: built once per entry and cache-control."""
+    """The headers of a 200 with the whole body: built once per entry and cache-control,
+    handed out as a copy (a middleware may add to the list it is given)."""
     found = entry.whole_headers.get(cache_control)
     if found is None:
         found = entry.whole_headers[cache_control] = [
@@ -416,7 +417,7 @@ def _whole_headers(entry: CachedResponse, cache_control: bytes) -> HeaderList:
             (b"content-type", entry.content_type),
             (b"content-length", str(entry.body.size).encode()),
         ]
-    return found
+    return found.copy()
 
 
 def _validator_headers(entry: CachedResponse, cache_control: bytes) -> HeaderList:
