@@ -177,6 +177,19 @@ def _read_response(sock: socket.socket) -> bytes:
     return buffer
 
 
+def test_a_repeated_response_has_the_same_head(port: int) -> None:
+    """Header lines are validated once and remembered; the framing is decided every time."""
+    with socket.create_connection(("127.0.0.1", port), timeout=10) as sock:
+        heads = []
+        for _ in range(3):
+            sock.sendall(b"GET /hello HTTP/1.1\r\nHost: x\r\n\r\n")
+            head, body = _read_response(sock).split(b"\r\n\r\n", 1)
+            assert body == b"hello GET "
+            heads.append([ln for ln in head.split(b"\r\n") if not ln.startswith(b"date:")])
+    assert heads[0] == heads[1] == heads[2]
+    assert heads[0] == [b"HTTP/1.1 200 OK", b"content-type: text/plain", b"content-length: 10"]
+
+
 def test_pipelined_requests_are_answered_in_order(port: int) -> None:
     with socket.create_connection(("127.0.0.1", port), timeout=10) as sock:
         sock.sendall(b"GET /hello?a HTTP/1.1\r\nHost: x\r\n\r\n"

@@ -10,6 +10,7 @@ import pytest
 
 from openvod import errors
 from openvod.httpkit.ranges import ByteSpan
+from openvod.media.filters import ManifestFilter
 from openvod.origin.app import is_api_path, split_path
 from openvod.origin.bodies import BytesBody, CachedResponse, MemfdBody, stored_body
 from openvod.origin.cache import ByteLruCache, TtlCache
@@ -21,6 +22,7 @@ from openvod.origin.errors import (
     status_for,
 )
 from openvod.origin.publishing import Publication, PublishingResolver, parse_locator_id
+from openvod.origin.routes import RouteTable, parse_path
 from openvod.origin.selection import select
 
 LOCATOR = "0b0c2d4e-1111-4222-8333-944455556666"
@@ -211,3 +213,32 @@ def test_resolver_caches_answers_and_misses() -> None:
 
     asyncio.run(scenario())
     assert calls == [LOCATOR, "other"]  # one query each: concurrent misses shared one load
+
+
+def _publication(**changes: object) -> Publication:
+    fields: dict[str, object] = {
+        "locator_id": LOCATOR, "container": "c", "start": None, "end": None,
+        "clear_protocols": frozenset({"dash", "hls"}), "endpoint_running": True,
+        "max_cache_age_seconds": None,
+    }  # fmt: skip
+    fields.update(changes)
+    return Publication(**fields)  # type: ignore[arg-type]
+
+
+def test_routes_are_kept_per_publication_and_refusals_never() -> None:
+    table = RouteTable()
+    raw = f"/{LOCATOR}/v.ism/QualityLevels(1)/Fragments(video=0,format=mpd-time-cmaf,filter=a)"
+    parsed = parse_path(raw.encode())
+    with pytest.raises(errors.NotFoundError):  # the publication has no filter "a"
+        table.make(raw.encode(), parsed, _publication())
+    assert table.get(raw.encode()) is None
+    first = _publication(filters={"a": ManifestFilter(start_seconds=2.0)})
+    route = table.make(raw.encode(), parsed, first)
+    assert table.get(raw.encode()) is route and route.publication is first
+    assert route.protocol == "dash" and route.delivery is None
+    assert route.chosen == (ManifestFilter(start_seconds=2.0),)
+    assert "filter" not in route.tail and route.tail.endswith("format=mpd-time-cmaf)")
+    reread = _publication(filters={"a": ManifestFilter(end_seconds=4.0)})
+    assert table.make(raw.encode(), parsed, reread).chosen == (ManifestFilter(end_seconds=4.0),)
+    manifest = parse_path(f"/{LOCATOR}/v.ism/manifest(format=mpd-time-cmaf)".encode())
+    assert table.make(b"m", manifest, first).canonical == "manifest(format=mpd-time-cmaf)"

@@ -19,6 +19,9 @@ Message = MutableMapping[str, Any]
 class RequestBody:
     """The body of one request, between the parser and the app."""
 
+    __slots__ = ("declared_bytes", "received_bytes", "queued_bytes", "complete", "failed",
+                 "too_large", "discarding", "_chunks", "_waiter", "_on_drained")  # fmt: skip
+
     def __init__(self, declared_bytes: int | None, on_drained: Callable[[], None]) -> None:
         self.declared_bytes = declared_bytes  # Content-Length, None when chunked
         self.received_bytes = 0

@@ -48,6 +48,24 @@ def header_line(name: bytes, value: bytes) -> bytes:
     return b"%s: %s\r\n" % (name, value)
 
 
+# The lines of (name, value) pairs already checked: an app sends the same few headers
+# again and again (CORS, content types, cache-control, the ETag of a popular segment),
+# so each pair is validated and formatted once (the responder looks them up by pair).
+# Forgotten all at once when full.
+HEADER_LINES_KEPT = 4096
+KNOWN_LINES: dict[tuple[bytes, bytes], bytes] = {}
+
+
+def checked_line(name: bytes, value: bytes) -> bytes:
+    """:func:`header_line`, remembered in :data:`KNOWN_LINES` when both are ``bytes``."""
+    line = header_line(name, value)
+    if type(name) is bytes and type(value) is bytes:
+        if len(KNOWN_LINES) >= HEADER_LINES_KEPT:
+            KNOWN_LINES.clear()
+        KNOWN_LINES[(name, value)] = line
+    return line
+
+
 class DateHeader:
     """The ``date`` header line, formatted at most once a second."""
 

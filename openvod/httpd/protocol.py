@@ -55,6 +55,12 @@ EXTENSIONS: dict[str, dict[str, Any]] = {
     "http.response.pathsend": {},
 }
 _ASGI = {"version": "3.0", "spec_version": "2.3"}
+_METHODS = {m.encode(): m for m in ("GET", "HEAD", "POST", "PUT", "DELETE", "OPTIONS", "PATCH")}
+
+
+def _method_name(raw: bytes) -> str:
+    """The ASGI ``method`` (a str; the common ones without decoding)."""
+    return _METHODS.get(raw) or raw.decode("ascii")
 
 
 class ServerState:
@@ -91,6 +97,8 @@ class HttpConnection(SocketWriter, asyncio.Protocol):
         super().__init__()
         self.state = state
         self.limits = state.limits
+        # requests waiting before reading pauses
+        self._pause_pending = max(1, state.limits.max_pipelined_requests // 4)
         self.parser = httptools.HttpRequestParser(self)
         self.client: tuple[str, int] | None = None
         self.pending: deque[Request] = deque()
@@ -260,7 +268,7 @@ class HttpConnection(SocketWriter, asyncio.Protocol):
             "server": self.state.server_address,
             "client": self.client,
             "scheme": self.state.scheme,
-            "method": self.parser.get_method().decode("ascii"),
+            "method": _method_name(self.parser.get_method()),
             "root_path": "",
             "path": decode_path(raw_path),
             "raw_path": raw_path,
@@ -284,19 +292,21 @@ class HttpConnection(SocketWriter, asyncio.Protocol):
 
     def _update_reading(self) -> None:
         """Pause reading while many requests or body bytes wait; resume when they drain."""
-        transport = self.transport
-        if transport is None or transport.is_closing():
-            return
         parsing = self._parsing
         pause = (
             (not self.accepting and self.linger_until is None)
-            or len(self.pending) >= max(1, self.limits.max_pipelined_requests // 4)
+            or len(self.pending) >= self._pause_pending
             or (parsing is not None and parsing.body.queued_bytes > self.limits.body_buffer_bytes)
         )
-        if pause and not self.reading_paused:
+        if pause == self.reading_paused:  # every request's calls but the rare ones that act
+            return
+        transport = self.transport
+        if transport is None or transport.is_closing():
+            return
+        if pause:
             transport.pause_reading()
             self.reading_paused = True
-        elif not pause and self.reading_paused:
+        else:
             transport.resume_reading()
             self.reading_paused = False
             self.body_progress = self.loop.time()  # waiting on ourselves does not count

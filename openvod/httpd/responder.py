@@ -16,7 +16,13 @@ from collections.abc import MutableMapping
 from typing import Any, Protocol
 
 from openvod.httpd.body import RequestBody
-from openvod.httpd.framing import DATE, InvalidResponseHeader, header_line, status_line
+from openvod.httpd.framing import (
+    DATE,
+    KNOWN_LINES,
+    InvalidResponseHeader,
+    checked_line,
+    status_line,
+)
 
 Scope = MutableMapping[str, Any]
 Message = MutableMapping[str, Any]
@@ -62,6 +68,10 @@ class Request:
 
 class Responder:
     """The ``receive`` and ``send`` of one request."""
+
+    __slots__ = ("conn", "request", "head_only", "version", "started", "complete", "keep_alive",
+                 "chunked", "remaining", "no_body", "continued", "body_done", "lines",
+                 "_ended")  # fmt: skip
 
     def __init__(self, conn: Connection, request: Request) -> None:
         self.conn = conn
@@ -134,19 +144,28 @@ class Responder:
         status = int(message["status"])
         lines = [status_line(self.version, status), DATE.line()]
         keep_alive, remaining = True, None
+        known = KNOWN_LINES
         for name, value in message.get("headers", ()):
+            try:  # a pair checked before (never a framing header: those are not kept)
+                line = known.get((name, value))
+            except TypeError:  # bytearray
+                line = None
+            if line is not None:
+                lines.append(line)
+                continue
             name, value = bytes(name), bytes(value)
             lowered = name.lower()
-            if lowered == b"content-length":
+            if lowered == b"content-length":  # read every time, never remembered
                 if not value.isdigit():
                     raise InvalidResponseHeader(f"content-length {value[:40]!r}")
                 remaining = int(value)
+                lines.append(b"%s: %s\r\n" % (name, value))  # digits: nothing to inject
             elif lowered == b"connection":
                 keep_alive = keep_alive and value.lower() != b"close"
-                continue
             elif lowered == b"transfer-encoding":
-                continue  # the server decides the framing
-            lines.append(header_line(name, value))
+                pass  # the server decides the framing
+            else:
+                lines.append(checked_line(name, value))
         self.started = True  # from here on the head is valid: it will be written
         self.remaining = remaining
         self.no_body = self.head_only or status in _NO_BODY_STATUSES or status < 200

@@ -14,7 +14,7 @@ from __future__ import annotations
 import json
 import logging
 import uuid
-from collections.abc import Sequence
+from collections.abc import Awaitable, Sequence
 
 import anyio.to_thread
 from starlette.types import ASGIApp, Receive, Scope, Send
@@ -38,6 +38,7 @@ log = logging.getLogger(__name__)
 HeaderList = list[tuple[bytes, bytes]]
 MAX_BODY_BYTES = 64 * 1024
 METHODS = b"GET, POST, OPTIONS"
+_PREFIX = KEY_DELIVERY_PREFIX + "/"
 CORS: HeaderList = [(b"access-control-allow-origin", b"*")]
 NO_STORE: HeaderList = [(b"cache-control", b"no-store"), (b"pragma", b"no-cache")]
 # The ONE table of statuses of key delivery (first match wins).
@@ -105,14 +106,16 @@ class KeyDeliveryApp:
         self.ctx = ctx
         self.inner = inner
 
-    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+    def __call__(self, scope: Scope, receive: Receive, send: Send) -> Awaitable[None]:
+        """The inner app's own coroutine for every other path: no extra frame per request."""
         path: str = scope.get("path", "")
-        if scope["type"] != "http" or not path.startswith(KEY_DELIVERY_PREFIX + "/"):
-            if self.inner is None:
-                await _send(send, 404, [(b"content-type", b"text/plain")], b"Not found.\n")
-                return
-            await self.inner(scope, receive, send)
-            return
+        if path.startswith(_PREFIX) and scope["type"] == "http":
+            return self._answer(scope, receive, send, path)
+        if self.inner is None:
+            return _send(send, 404, [(b"content-type", b"text/plain")], b"Not found.\n")
+        return self.inner(scope, receive, send)
+
+    async def _answer(self, scope: Scope, receive: Receive, send: Send, path: str) -> None:
         try:
             await self._dispatch(scope, receive, send, path)
         except Exception as exc:  # every refusal and failure becomes a plain status

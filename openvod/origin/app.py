@@ -15,12 +15,9 @@ the hot path. All errors become statuses through :mod:`openvod.origin.errors`.
 
 from __future__ import annotations
 
-import functools
 import hashlib
 import logging
 from collections.abc import Iterable
-from dataclasses import dataclass, replace
-from urllib.parse import unquote_to_bytes
 
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
@@ -38,7 +35,6 @@ from openvod.media.urls import (
     PlaylistRequest,
     StreamingRequest,
     format_streaming_path,
-    parse_streaming_path,
 )
 from openvod.origin.assets import AssetCache, AssetLoader, LoadedAsset
 from openvod.origin.bodies import (
@@ -50,8 +46,7 @@ from openvod.origin.bodies import (
     stored_body,
 )
 from openvod.origin.cache import ByteLruCache
-from openvod.origin.codec_rules import check_format_carries
-from openvod.origin.delivery import SchemeDelivery, choose_delivery
+from openvod.origin.delivery import SchemeDelivery
 from openvod.origin.download import Downloads
 from openvod.origin.encryption import (
     KeyLinks,
@@ -60,9 +55,7 @@ from openvod.origin.encryption import (
     encrypted_manifest,
     token_of,
 )
-from openvod.origin.errors import MalformedUrlError
-from openvod.origin.filters import chosen_filters, filtered_asset
-from openvod.origin.publishing import Protocol, PublishingResolver, parse_locator_id
+from openvod.origin.publishing import Protocol, PublishingResolver
 from openvod.origin.responses import (
     CORS_HEADERS,
     TEXT_PLAIN,
@@ -72,6 +65,15 @@ from openvod.origin.responses import (
     send_error,
     send_method_not_allowed,
     send_response,
+)
+from openvod.origin.routes import (
+    OriginPath,
+    ParsedPath,
+    RouteTable,
+    parse_path,
+    protocol_of,
+    split_path,
+    unfiltered,
 )
 from openvod.origin.segments import build_fragment_body, reads_source
 from openvod.origin.selection import select
@@ -84,7 +86,6 @@ DEFAULT_CACHE_BYTES = 128 * 1024 * 1024
 # response cache off: they are metadata, like the sample index, not response bodies.
 PLAN_CACHE_BYTES = 16 * 1024 * 1024
 DEFAULT_MANIFEST_MAX_AGE_SECONDS = 2
-PARSED_PATHS_CACHED = 4096
 SEGMENT_CACHE_CONTROL = b"public, max-age=31536000, immutable"
 API_PATHS = frozenset(
     {"/subscriptions", "/healthz", "/docs", "/docs/oauth2-redirect", "/openapi.json", "/redoc"}
@@ -93,84 +94,11 @@ API_PREFIXES = ("/subscriptions/",)
 _HLS = b"application/vnd.apple.mpegurl"
 _DASH = b"application/dash+xml"
 _SMOOTH = b"text/xml; charset=utf-8"
-
-
-@dataclass(frozen=True)
-class OriginPath:
-    """A request path split at the locator: ``streaming`` names ``{name}.ism/{tail}``."""
-
-    locator_id: str
-    segments: tuple[str, ...]  # percent-decoded, after the locator
-
-    @property
-    def is_streaming(self) -> bool:
-        """True for ``{name}.ism/...`` (with something after the .ism)."""
-        return len(self.segments) >= 2 and self.segments[0].lower().endswith(".ism")
-
-
-def split_path(raw_path: bytes) -> OriginPath:
-    """Validate and decode a raw request path; NotFoundError for anything unsafe or foreign.
-
-    Refused: encoded slashes or backslashes (``%2F``, ``%5C``), empty, '.'
-    and '..' segments (also percent-encoded), bytes that are not UTF-8, and a
-    first segment that is not a locator GUID.
-    """
-    lowered = raw_path.lower()
-    if b"%2f" in lowered or b"%5c" in lowered or b"\\" in raw_path:
-        raise NotFoundError("Encoded slashes are not allowed.")
-    parts = raw_path.split(b"/")
-    if len(parts) < 3 or parts[0] != b"":
-        raise NotFoundError("Not a streaming URL.")
-    try:
-        segments = [unquote_to_bytes(p).decode("utf-8") for p in parts[1:]]
-    except UnicodeDecodeError:
-        raise NotFoundError("Not a streaming URL.") from None
-    if any(s in ("", ".", "..") for s in segments):
-        raise NotFoundError("Not a streaming URL.")
-    locator_id = parse_locator_id(segments[0])
-    if locator_id is None:
-        raise NotFoundError("Unknown streaming locator.")
-    return OriginPath(locator_id, tuple(segments[1:]))
-
-
-@dataclass(frozen=True)
-class ParsedPath:
-    """A request path checked and parsed: the locator, and the streaming request if any."""
-
-    path: OriginPath
-    tail: str  # after '{name}.ism/' ('' for downloads)
-    request: StreamingRequest | None  # None for progressive download
-
-
-@functools.lru_cache(maxsize=PARSED_PATHS_CACHED)
-def parse_path(raw_path: bytes) -> ParsedPath:
-    """Check and parse a raw request path (memoised: players request the same URLs).
-
-    Raises NotFoundError for unsafe paths and MalformedUrlError for streaming
-    URLs that do not parse; errors are not memoised.
-    """
-    path = split_path(raw_path)
-    if not path.is_streaming:
-        return ParsedPath(path, "", None)
-    tail = "/".join(path.segments[1:])
-    try:
-        request = parse_streaming_path(tail)
-    except ValueError as exc:
-        raise MalformedUrlError(str(exc)) from exc
-    return ParsedPath(path, tail, request)
-
-
-def protocol_of(request: StreamingRequest) -> Protocol:
-    """The policy protocol a streaming request needs."""
-    fmt = request.format
-    if fmt == "smooth":
-        return "smoothStreaming"
-    return "dash" if fmt in DASH_FORMATS else "hls"
-
-
-def unfiltered(request: FragmentRequest) -> FragmentRequest:
-    """A fragment request without its ``filter=`` modifier (filters never change segments)."""
-    return replace(request, options=replace(request.options, filters=()))
+# The request headers that can make an answer other than a 200 with the whole body.
+_SELECTING_HEADERS = frozenset(
+    {b"range", b"if-match", b"if-none-match", b"if-modified-since", b"if-unmodified-since",
+     b"if-range"}
+)  # fmt: skip
 
 
 def strong_etag(version: str, key: str) -> bytes:
@@ -219,6 +147,7 @@ class OriginApp:
         self.assets = AssetCache(AssetLoader(ctx.store))
         self.responses: ByteLruCache[tuple[str, str]] = ByteLruCache(cache_bytes)
         self.plans: ByteLruCache[tuple[str, str]] = ByteLruCache(PLAN_CACHE_BYTES)
+        self.routes = RouteTable()  # per-URL decisions under the current publications
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
         if scope["type"] != "http":
@@ -255,45 +184,45 @@ class OriginApp:
 
     async def _dispatch(self, scope: Scope, headers: dict[bytes, bytes], send: Send) -> None:
         raw_path = scope.get("raw_path") or scope["path"].encode("utf-8")
-        if b".ism/subtitles/" in raw_path.lower():
-            await self._send_text(raw_path, scope, headers, send)
-            return
-        parsed = parse_path(raw_path)
-        path, request = parsed.path, parsed.request
-        if request is None:
-            publication = await self.publishing.resolve(path.locator_id, "download")
-            await self.downloads.serve(
-                publication.container, "/".join(path.segments), scope, send,
-                headers=headers, max_age_seconds=publication.max_cache_age_seconds,
-            )
-            return
-        publication = await self.publishing.resolve(path.locator_id, protocol_of(request))
-        chosen = chosen_filters(publication.filters, publication.locator_filters,
-                                request.options.filters)
-        if isinstance(request, FragmentRequest) and request.options.filters:
-            request = unfiltered(request)  # the same bytes: served and cached as unfiltered
-            parsed = replace(parsed, tail=format_streaming_path(request))
-        delivery = choose_delivery(publication.deliveries, publication.clear_protocols,
-                                   protocol_of(request), request.format,
-                                   request.options.encryption)  # fmt: skip
+        route = self.routes.get(raw_path)
+        if route is None:
+            if b".ism/subtitles/" in raw_path.lower():
+                await self._send_text(raw_path, scope, headers, send)
+                return
+            parsed = parse_path(raw_path)
+            path, first = parsed.path, parsed.request
+            if first is None:
+                publication = await self.publishing.resolve(path.locator_id, "download")
+                await self.downloads.serve(
+                    publication.container, "/".join(path.segments), scope, send,
+                    headers=headers, max_age_seconds=publication.max_cache_age_seconds,
+                )
+                return
+            publication = await self.publishing.resolve(path.locator_id, protocol_of(first))
+            route = self.routes.make(raw_path, parsed, publication)
+        else:
+            path = route.parsed.path
+            publication = await self.publishing.resolve(path.locator_id, route.protocol)
+            if publication is not route.publication:  # reread: decide again
+                route = self.routes.make(raw_path, route.parsed, publication)
+        request, delivery = route.request, route.delivery
         asset = await self.assets.get(publication.container, path.segments[0][:-4])
-        if not isinstance(request, FragmentRequest):
-            asset = filtered_asset(asset, chosen)
-        check_format_carries(asset.presentation, request.format)
+        asset = route.served_asset(asset)
         head_only = scope["method"] == "HEAD"
         if delivery is not None:
-            await self._send_encrypted(asset, request, parsed.tail, delivery, scope, headers,
+            await self._send_encrypted(asset, request, route.tail, delivery, scope, headers,
                                        send, publication.max_cache_age_seconds)  # fmt: skip
             return
         if isinstance(request, FragmentRequest):
             zero_copy = ZERO_COPY in scope.get("extensions", ())
-            await self._send_fragment(asset, request, parsed.tail, headers, send, head_only,
+            await self._send_fragment(asset, request, route.tail, headers, send, head_only,
                                       zero_copy)  # fmt: skip
             return
         max_age = publication.max_cache_age_seconds
         if max_age is None:
             max_age = DEFAULT_MANIFEST_MAX_AGE_SECONDS
-        await self._send_manifest(asset, request, max_age, headers, send, head_only)
+        await self._send_manifest(asset, request, route.canonical, max_age, headers, send,
+                                  head_only)  # fmt: skip
 
     async def _send_text(self, raw_path: bytes, scope: Scope, headers: dict[bytes, bytes],
                          send: Send) -> None:
@@ -424,12 +353,13 @@ class OriginApp:
         self,
         asset: LoadedAsset,
         request: ManifestRequest | PlaylistRequest,
+        canonical: str,
         max_age_seconds: int,
         headers: dict[bytes, bytes],
         send: Send,
         head_only: bool,
     ) -> None:
-        canonical = format_streaming_path(request)
+        """A manifest from the asset's memo (``canonical``: its request formatted back)."""
         memo_key = ("manifest", canonical)
         entry = asset.memo.get(memo_key)
         if entry is None:
@@ -457,25 +387,49 @@ async def _send_entry(
     Ranges are rare here (players fetch whole segments) but CDNs may split
     large objects; every body sends any range of itself.
     """
-    common: HeaderList = [
-        *CORS_HEADERS,
-        (b"accept-ranges", b"bytes"),
-        (b"etag", entry.etag),
-        (b"cache-control", cache_control),
-    ]
-    chosen = select(headers, etag=entry.etag.decode("latin-1"), last_modified=None,
-                    size_bytes=entry.body.size)  # fmt: skip
-    if chosen.status == 304:
-        await send_response(send, 304, common)
-        return
-    common.append((b"content-type", entry.content_type))
-    common += chosen.headers(entry.body.size)
-    status, start, length = chosen.status, chosen.span.start, chosen.span.length
+    size = entry.body.size
+    if _SELECTING_HEADERS.isdisjoint(headers):  # nearly every request: all of it, a 200
+        status, start, length = 200, 0, size
+        common = _whole_headers(entry, cache_control)
+    else:
+        chosen = select(headers, etag=entry.etag.decode("latin-1"), last_modified=None,
+                        size_bytes=size)  # fmt: skip
+        status, start, length = chosen.status, chosen.span.start, chosen.span.length
+        if status == 200:
+            common = _whole_headers(entry, cache_control)
+        else:
+            common = _validator_headers(entry, cache_control)
+            if status == 304:
+                await send_response(send, 304, common)
+                return
+            common += [(b"content-type", entry.content_type), *chosen.headers(size)]
     if head_only or length == 0:
         await send_response(send, status, common)
         return
     await send({"type": "http.response.start", "status": status, "headers": common})
     await entry.body.send(send, start, length, zero_copy)
+
+
+def _whole_headers(entry: CachedResponse, cache_control: bytes) -> HeaderList:
+    """The headers of a 200 with the whole body: built once per entry and cache-control,
+    handed out as a copy (a middleware may add to the list it is given)."""
+    found = entry.whole_headers.get(cache_control)
+    if found is None:
+        found = entry.whole_headers[cache_control] = [
+            *_validator_headers(entry, cache_control),
+            (b"content-type", entry.content_type),
+            (b"content-length", str(entry.body.size).encode()),
+        ]
+    return found.copy()
+
+
+def _validator_headers(entry: CachedResponse, cache_control: bytes) -> HeaderList:
+    return [
+        *CORS_HEADERS,
+        (b"accept-ranges", b"bytes"),
+        (b"etag", entry.etag),
+        (b"cache-control", cache_control),
+    ]
 
 
 def create_origin_app(ctx: Context, *, cache_bytes: int | None = None) -> OriginApp:
@@ -514,9 +468,14 @@ def create_root_app(api_app: ASGIApp, origin_app: ASGIApp) -> RootApp:
 
 __all__ = [
     "OriginApp",
+    "OriginPath",
+    "ParsedPath",
     "RootApp",
     "create_origin_app",
     "create_root_app",
     "is_api_path",
+    "parse_path",
+    "protocol_of",
     "split_path",
+    "unfiltered",
 ]

@@ -20,9 +20,10 @@ plain body messages read with ``pread``.
 from __future__ import annotations
 
 import asyncio
+import functools
 import os
 from collections.abc import Callable, Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import Protocol, TypeVar
 
 from starlette.types import Send
@@ -175,22 +176,17 @@ class RangedBody:
     async def send(self, send: Send, start: int, length: int, zero_copy: bool) -> None:
         fd = self.source.fileno() if zero_copy and self.few_runs else None
         if fd is None:
-            data = await in_thread(self.materialise)
+            # Local runs are page-cache preads, read on the loop like a TS segment's (a
+            # thread hop costs more than they do); other sources wait in a thread.
+            data = (self.materialise() if self.source.is_local
+                    else await in_thread(self.materialise))  # fmt: skip
             if start == 0 and length == len(data):
                 await _send_bytes(send, data)
             else:
                 await _send_bytes(send, data[start : start + length])
             return
-        pieces: list[tuple[int, int, int]] = []  # (file offset or -1 for prefix, start, size)
-        position = 0
-        end = start + length
-        for offset, size in ((-1, len(self.prefix)), *self.reads):
-            lo, hi = max(start, position), min(end, position + size)
-            if lo < hi:
-                pieces.append((offset, lo - position, hi - lo))
-            position += size
-            if position >= end:
-                break
+        whole = start == 0 and length == self.size
+        pieces = self._whole_pieces if whole else self._pieces(start, length)
         last = len(pieces) - 1
         for index, (offset, skip, size) in enumerate(pieces):
             more = index < last
@@ -203,6 +199,24 @@ class RangedBody:
         if not pieces:
             await _send_bytes(send, b"")
 
+    @functools.cached_property
+    def _whole_pieces(self) -> list[tuple[int, int, int]]:
+        return self._pieces(0, self.size)  # the same for every whole-body request
+
+    def _pieces(self, start: int, length: int) -> list[tuple[int, int, int]]:
+        """(file offset, or -1 for the prefix; skip into it; size) of bytes [start, +length)."""
+        pieces: list[tuple[int, int, int]] = []
+        position = 0
+        end = start + length
+        for offset, size in ((-1, len(self.prefix)), *self.reads):
+            lo, hi = max(start, position), min(end, position + size)
+            if lo < hi:
+                pieces.append((offset, lo - position, hi - lo))
+            position += size
+            if position >= end:
+                break
+        return pieces
+
     def close(self) -> None:
         return None
 
@@ -214,6 +228,10 @@ class CachedResponse:
     body: ResponseBody
     content_type: bytes
     etag: bytes
+    # cache-control value -> the headers of a 200 with the whole body (built once)
+    whole_headers: dict[bytes, list[tuple[bytes, bytes]]] = field(
+        default_factory=dict, repr=False
+    )
 
     @property
     def size_bytes(self) -> int:

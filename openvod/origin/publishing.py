@@ -67,8 +67,9 @@ class Publication:
             raise NotPublishedError("The streaming locator is not valid yet.")
         if self.end is not None and now >= self.end:
             raise NotPublishedError("The streaming locator has expired.")
-        encrypted = any(protocol in d.protocols for d in self.deliveries)
-        if protocol not in self.clear_protocols and not encrypted:
+        if protocol not in self.clear_protocols and not any(
+            protocol in d.protocols for d in self.deliveries
+        ):
             raise NotPublishedError(f"The streaming policy does not enable {protocol}.")
 
 
