@@ -70,6 +70,7 @@ def serve(
 ) -> None:
     """Run every component: management API, origin, blob service and a worker."""
     from openvod.serving.serve import Server as OpenvodServer
+    from openvod.serving.tuning import tune_gc
 
     settings = _settings(data_dir, config, host=host, port=port, blob_port=blob_port,
                          public_url=public_url, tls=tls or None,
@@ -79,7 +80,9 @@ def serve(
         f"openvod serving {settings.resolved_public_url} (blobs: "
         f"{settings.resolved_blob_public_url}, data: {settings.resolved_data_dir})"
     )
-    OpenvodServer(ctx).run()
+    server = OpenvodServer(ctx)
+    tune_gc()  # the serving process's start-up objects stay out of collections
+    server.run()
 
 
 @app.command()

@@ -29,13 +29,15 @@ def app_from_environment() -> AsgiApp:
     from openvod.context import open_context
     from openvod.keydelivery.app import with_key_delivery
     from openvod.origin.app import create_origin_app
-    from openvod.serving.tuning import tune_malloc
+    from openvod.serving.tuning import tune_gc, tune_malloc
 
     tune_malloc()
     # The serving processes never migrate: `openvod origin` did it once before starting them.
     ctx = open_context(settings_from_environment(), run_migrations=False)
     # Players fetch keys from the origin they stream from: key delivery is mounted here too.
-    return with_key_delivery(ctx, create_origin_app(ctx))
+    app = with_key_delivery(ctx, create_origin_app(ctx))
+    tune_gc()  # after the app is built: what start-up made stays out of collections
+    return app
 
 
 def main() -> None:
