@@ -496,3 +496,26 @@ def test_sample_aes_playlists_name_their_own_keys(site: Site) -> None:
             ("identity", f"{site.server.base_url}/keydelivery/hls/{kid}"),
             ("com.apple.streamingkeydelivery", f"skd://{kid}"),
         }
+
+
+def test_a_mapping_naming_a_missing_content_key_policy_makes_no_locator(site: Site) -> None:
+    """A mapping's own policyName must name a content key policy when a locator is made
+    (as the locator's default must): 404 and no locator, not a key no one can get."""
+    keys = ams.StreamingPolicyContentKeys(
+        default_key=ams.DefaultKey(label="default"),
+        key_to_track_mappings=[ams.StreamingPolicyContentKey(
+            label="audio", policy_name="no-such-policy", tracks=[_selection("mp4a")])],
+    )  # fmt: skip
+    site.client.streaming_policies.create(RG, ACC, "missing-key-policy", ams.StreamingPolicy(
+        common_encryption_cenc=ams.CommonEncryptionCenc(
+            enabled_protocols=_protocols(dash=True), content_keys=keys,
+            clear_key_encryption_configuration=ams.ClearKeyEncryptionConfiguration())))  # fmt: skip
+    with pytest.raises(HttpResponseError) as info:
+        site.client.streaming_locators.create(RG, ACC, "orphan-key", ams.StreamingLocator(
+            asset_name="ladder", streaming_policy_name="missing-key-policy",
+            default_content_key_policy_name="ck-video"))  # fmt: skip
+    assert info.value.status_code == 404
+    assert "no-such-policy" in info.value.error.message
+    with pytest.raises(HttpResponseError) as gone:
+        site.client.streaming_locators.get(RG, ACC, "orphan-key")
+    assert gone.value.status_code == 404

@@ -101,9 +101,11 @@ def create(
         "alternativeMediaId": props.alternative_media_id,
         "filters": list(props.filters or []),
     }
-    keys = [wrap_key_entry(entry, master) for entry in _content_keys(
-        policy, policy_name, props.content_keys or [], key_policy,
-        policy.default_content_key_policy_name)]
+    entries = _content_keys(policy, policy_name, props.content_keys or [], key_policy,
+                            policy.default_content_key_policy_name)  # fmt: skip
+    for entry in entries:  # a mapping's own policyName must name a policy, as the default must
+        entry["policyName"] = key_policies.require_exists(session, account, entry["policyName"])
+    keys = [wrap_key_entry(entry, master) for entry in entries]
     row = save_resource(
         session, account, KIND, name, stored, resource_uuid=locator_id, extra={"keys": keys},
         asset=asset.name, streaming_policy=policy_name,
