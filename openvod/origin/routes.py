@@ -31,6 +31,7 @@ from openvod.origin.delivery import SchemeDelivery, choose_delivery
 from openvod.origin.errors import MalformedUrlError
 from openvod.origin.filters import chosen_filters, filtered_asset
 from openvod.origin.publishing import Protocol, Publication, parse_locator_id
+from openvod.origin.segments import check_segment_extension
 
 PARSED_PATHS_CACHED = 4096
 ROUTES_KEPT = 4096
@@ -110,15 +111,18 @@ def protocol_of(request: StreamingRequest) -> Protocol:
 
 
 def unfiltered(request: FragmentRequest) -> FragmentRequest:
-    """A fragment request without its ``filter=`` modifier (filters never change segments)."""
-    return replace(request, options=replace(request.options, filters=()))
+    """A fragment request without its ``filter=`` modifier (filters never change segments)
+    and in the AMS form, without the file extension (the same bytes either way), so both
+    spellings of a segment URL share one response-cache entry and one ETag."""
+    return replace(request, options=replace(request.options, filters=()), extension="")
 
 
 class Route:
     """What one streaming URL decides under one publication.
 
     ``request`` and ``tail`` are what is served: a fragment's without its
-    ``filter=`` modifier (the same bytes, cached once). Making a route runs the
+    ``filter=`` modifier and file extension (the same bytes, cached once; the
+    extension is checked against the rendition in :meth:`served_asset`). Making a route runs the
     publication's checks of the URL (unknown filter names, a scheme the format
     cannot carry), raising as a request would.
     """
@@ -136,7 +140,7 @@ class Route:
             publication.filters, publication.locator_filters, request.options.filters
         )
         tail = parsed.tail
-        if isinstance(request, FragmentRequest) and request.options.filters:
+        if isinstance(request, FragmentRequest) and (request.options.filters or request.extension):
             request = unfiltered(request)  # the same bytes: served and cached as unfiltered
             tail = format_streaming_path(request)
         self.request: StreamingRequest = request
@@ -161,6 +165,9 @@ class Route:
         the format's codecs (FormatNotCarriedError); the same for the same ``asset``."""
         if asset is self._asset and self._served is not None:
             return self._served
+        asked = self.parsed.request
+        if isinstance(asked, FragmentRequest):
+            check_segment_extension(asset.presentation, asked)  # served without it
         served = asset if isinstance(self.request, FragmentRequest) else (
             filtered_asset(asset, self.chosen))  # fmt: skip
         check_format_carries(served.presentation, self.request.format)

@@ -157,6 +157,14 @@ def _rendition(presentation: Presentation, request: FragmentRequest) -> Renditio
     return rendition
 
 
+def check_segment_extension(presentation: Presentation, request: FragmentRequest) -> None:
+    """NotFoundError unless a fragment URL's extension (if any) is the one the manifests
+    write for its rendition (``.ts``, ``.m4s``, ``.mp4``...): checked per URL, since both
+    spellings of a segment share one response-cache entry."""
+    if request.extension:
+        _rendition(presentation, request)
+
+
 def _segment_index(rendition: Rendition, request: FragmentRequest) -> int:
     """The segment a fragment URL's start time names."""
     assert isinstance(request.time, int)
