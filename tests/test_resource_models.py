@@ -203,6 +203,9 @@ def test_sdk_streaming_policies_round_trip_through_the_server(
 
 def test_sdk_locator_round_trips_through_the_server(client: AzureMediaServices) -> None:
     client.streaming_policies.create(RG, ACC, "envelope-k", POLICIES["envelopeEncryption"])
+    # the policy's keyToTrackMappings entry names 'ckp2': it must exist for a locator
+    client.content_key_policies.create_or_update(RG, ACC, "ckp2", key_policy(
+        ams.ContentKeyPolicyClearKeyConfiguration(), ams.ContentKeyPolicyOpenRestriction()))
     sent = every_locator()
     sent.streaming_policy_name = "envelope-k"
     got = client.streaming_locators.create(RG, ACC, "every", sent)
