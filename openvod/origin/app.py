@@ -34,7 +34,6 @@ from openvod.media.urls import (
     ManifestRequest,
     PlaylistRequest,
     StreamingRequest,
-    format_streaming_path,
 )
 from openvod.origin.assets import AssetCache, AssetLoader, LoadedAsset
 from openvod.origin.bodies import (
@@ -69,6 +68,7 @@ from openvod.origin.responses import (
 from openvod.origin.routes import (
     OriginPath,
     ParsedPath,
+    Route,
     RouteTable,
     parse_path,
     protocol_of,
@@ -210,7 +210,7 @@ class OriginApp:
         asset = route.served_asset(asset)
         head_only = scope["method"] == "HEAD"
         if delivery is not None:
-            await self._send_encrypted(asset, request, route.tail, delivery, scope, headers,
+            await self._send_encrypted(asset, request, route, delivery, scope, headers,
                                        send, publication.max_cache_age_seconds)  # fmt: skip
             return
         if isinstance(request, FragmentRequest):
@@ -300,7 +300,7 @@ class OriginApp:
         self,
         asset: LoadedAsset,
         request: StreamingRequest,
-        tail: str,
+        route: Route,
         delivery: SchemeDelivery,
         scope: Scope,
         headers: dict[bytes, bytes],
@@ -314,7 +314,7 @@ class OriginApp:
         """
         head_only = scope["method"] == "HEAD"
         zero_copy = ZERO_COPY in scope.get("extensions", ())
-        key = (asset.version, tail + cache_tag(delivery))
+        key = (asset.version, route.tail + cache_tag(delivery))
         if isinstance(request, FragmentRequest):
             entry = self.responses.get(key)
             if entry is None:
@@ -333,7 +333,7 @@ class OriginApp:
             await _send_entry(send, entry, SEGMENT_CACHE_CONTROL, headers, head_only, zero_copy)
             return
         token = token_of(scope.get("query_string", b""))
-        memo_key = ("manifest-encrypted", format_streaming_path(request), cache_tag(delivery))
+        memo_key = ("manifest-encrypted", route.canonical, cache_tag(delivery))
         entry = None if token else asset.memo.get(memo_key)
         if entry is None:
             try:
