@@ -18,7 +18,7 @@ from __future__ import annotations
 
 import functools
 import struct
-from collections.abc import Mapping, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
 
 from openvod.errors import MediaError
@@ -123,6 +123,11 @@ def subsample_maps(
     return NalSubsampleMapper(config, protection.scheme).maps(data, sizes)
 
 
+# Wraps a fragment's 'senc' entries in another box: (that box, where the entries start in
+# its payload).
+EntriesBox = Callable[[SampleEncryptionBox], tuple[Box, int]]
+
+
 @dataclass(frozen=True)
 class _PlannedMoof:
     """Where the parts of a planned fragment's 'moof' sit in its prefix bytes."""
@@ -166,25 +171,28 @@ def _planned_moof(prefix: bytes) -> _PlannedMoof:
     return _PlannedMoof(moof, traf, boxes[b"trun"].payload_offset + 8, sizes)
 
 
-def _encrypted_head(prefix: bytes, planned: _PlannedMoof, senc: SampleEncryptionBox) -> bytes:
-    """The prefix (moof, mdat header) with saiz + saio + senc appended to the traf (only
-    senc when no sample has auxiliary bytes, as for 'cbcs' audio: constant IV, no map),
-    saio pointing at the senc entries and the trun at the mdat payload.
+def _encrypted_head(
+    prefix: bytes, planned: _PlannedMoof, box: Box, info_sizes: list[int], entries_at: int = 8
+) -> bytes:
+    """The prefix (moof, mdat header) with saiz + saio + ``box`` appended to the traf (only
+    ``box`` when no sample has auxiliary bytes, as for 'cbcs' audio: constant IV, no map),
+    saio pointing at the entries inside ``box`` and the trun at the mdat payload.
 
-    Spliced into the planned bytes rather than re-serialising the parsed moof:
-    only the grown sizes and the two offsets change.
+    ``box`` holds the sample encryption entries: 'senc', or PIFF's 'uuid' form;
+    ``entries_at`` is where its first entry lies in its payload (8 for 'senc':
+    version/flags and sample count). Spliced into the planned bytes rather than
+    re-serialising the parsed moof: only the grown sizes and the two offsets change.
     """
     moof, traf = planned.moof, planned.traf
-    senc_bytes = senc.to_bytes()
-    info_sizes = senc.sample_info_sizes()
-    added = senc_bytes
+    box_bytes = box.to_bytes()
+    added = box_bytes
     if any(info_sizes):
         saiz = SampleAuxiliaryInformationSizesBox.for_sizes(info_sizes).to_bytes()
         saio_size = SampleAuxiliaryInformationOffsetsBox([0]).size()
-        senc_header = header_size_for(len(senc_bytes) - HEADER_SIZE)
-        entries_at = traf.end + len(saiz) + saio_size + senc_header + 8  # version/flags, count
-        saio = SampleAuxiliaryInformationOffsetsBox([entries_at - moof.offset]).to_bytes()
-        added = saiz + saio + senc_bytes
+        box_header = header_size_for(len(box_bytes) - HEADER_SIZE)
+        entries = traf.end + len(saiz) + saio_size + box_header + entries_at
+        saio = SampleAuxiliaryInformationOffsetsBox([entries - moof.offset]).to_bytes()
+        added = saiz + saio + box_bytes
     grown = len(added)
     if traf.header_size != HEADER_SIZE or moof.size_bytes + grown > 0xFFFFFFFF:
         raise MediaError("fragment too large for 32-bit box sizes")
@@ -230,6 +238,7 @@ def encrypt_fragment(
     first_sample: int,
     *,
     maps: list[list[Subsample]] | None = None,
+    entries_box: EntriesBox | None = None,
 ) -> bytearray:
     """The encrypted fragment (moof with senc/saiz/saio, then mdat) of a planned clear one.
 
@@ -237,6 +246,8 @@ def encrypt_fragment(
     ``first_sample`` the track index of the fragment's first sample (it picks
     the per-sample IVs). ``maps`` are the samples' subsample maps when the
     caller kept them (see :func:`subsample_maps`); they are computed otherwise.
+    ``entries_box`` wraps the 'senc' entries in another box (PIFF's 'uuid' form),
+    giving that box and where the entries start in its payload.
     """
     if len(data) != plan.data_size_bytes:
         raise ValueError(f"expected {plan.data_size_bytes} bytes of sample data, got {len(data)}")
@@ -247,7 +258,9 @@ def encrypt_fragment(
     elif track.kind != "video" or len(maps) != len(sizes):
         raise ValueError("subsample maps given for other samples")
     ivs = sample_ivs(protection, first_sample, len(sizes))
-    head = _encrypted_head(plan.prefix, planned, SampleEncryptionBox(ivs, maps))
+    senc = SampleEncryptionBox(ivs, maps)
+    box, entries_at = (senc, 8) if entries_box is None else entries_box(senc)
+    head = _encrypted_head(plan.prefix, planned, box, senc.sample_info_sizes(), entries_at)
     out = bytearray(len(head) + len(data))
     out[: len(head)] = head
     out[len(head) :] = data

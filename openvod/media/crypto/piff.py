@@ -17,8 +17,8 @@ client (Silverlight, dash.js's MSS support, ExoPlayer) reads the 'uuid'.
 No separate 'senc' is added: it would carry the same entries a second time,
 and dash.js, which turns the PIFF box into a 'senc', would then see two.
 
-Samples are encrypted exactly as for DASH 'cenc' (:func:`.cenc.encrypt_samples`,
-the same subsample maps and IVs), so a Smooth fragment and the DASH fragment
+Samples are encrypted exactly as for DASH 'cenc' (:func:`.cenc.encrypt_fragment`,
+the same subsample maps, IVs and box splicing), so a Smooth fragment and the DASH fragment
 of the same samples hold the same ciphertext.
 """
 
@@ -28,22 +28,10 @@ from dataclasses import dataclass, field
 from typing import ClassVar, Self
 
 from openvod.errors import MediaError
-from openvod.media.crypto.cenc import encrypt_samples, sample_ivs, subsample_maps
+from openvod.media.crypto.cenc import encrypt_fragment
 from openvod.media.crypto.protection import TrackProtection
-from openvod.media.mp4.boxes import (
-    Box,
-    MovieFragmentBox,
-    TrackFragmentBox,
-    header_size_for,
-    parse_box,
-    read_box_header,
-)
-from openvod.media.mp4.fragment_boxes import TrackFragmentHeaderBox, TrackRunBox
-from openvod.media.mp4.protection_boxes import (
-    SampleAuxiliaryInformationOffsetsBox,
-    SampleAuxiliaryInformationSizesBox,
-    SampleEncryptionBox,
-)
+from openvod.media.mp4.boxes import Box
+from openvod.media.mp4.protection_boxes import SampleEncryptionBox
 from openvod.media.mp4.writer import FragmentPlan
 from openvod.media.track import Track
 
@@ -103,65 +91,10 @@ def encrypt_piff_fragment(
     """
     if protection.scheme != "cenc" or protection.iv_size != PIFF_IV_SIZE:
         raise ValueError("PIFF 1.1 fragments are 'cenc' with 8-byte IVs")
-    if len(data) != plan.data_size_bytes:
-        raise ValueError(f"expected {plan.data_size_bytes} bytes of sample data, got {len(data)}")
-    moof, traf, trun, sizes, mdat = _fragment_boxes(plan.prefix)
-    maps = subsample_maps(track, protection, data, sizes)
-    payload = bytearray(data)
-    ivs = sample_ivs(protection, first_sample, len(sizes))
-    encrypt_samples(protection, track.kind, payload, sizes, maps, ivs)
-    piff = PiffSampleEncryptionBox(SampleEncryptionBox(ivs, maps))
-    saiz = SampleAuxiliaryInformationSizesBox.for_sizes(piff.entries.sample_info_sizes())
-    saio = SampleAuxiliaryInformationOffsetsBox([0])
-    traf.children += [saiz, saio, piff]
-    saio.offsets = [_entries_offset(moof, traf, piff, PiffSampleEncryptionBox.ENTRIES_AT)]
-    trun.data_offset = moof.size() + len(mdat)
-    return moof.to_bytes() + mdat + bytes(payload)
+    return bytes(encrypt_fragment(plan, data, track, protection, first_sample,
+                                  entries_box=_piff_entries))  # fmt: skip
 
 
-def _fragment_boxes(
-    prefix: bytes,
-) -> tuple[MovieFragmentBox, TrackFragmentBox, TrackRunBox, list[int], bytes]:
-    """Parse a planned fragment's moof: (moof, traf, trun, sample sizes, mdat header).
-
-    The boxes are live objects: callers add protection boxes to the 'traf' and
-    re-point the 'trun' before serialising the 'moof' again.
-    """
-    header = read_box_header(prefix, 0, len(prefix))
-    if header is None or header.fourcc != b"moof":
-        raise MediaError("a fragment plan starts with a 'moof'")
-    moof = parse_box(prefix, header)
-    traf = moof.find(b"traf") if isinstance(moof, MovieFragmentBox) else None
-    if not isinstance(moof, MovieFragmentBox) or not isinstance(traf, TrackFragmentBox):
-        raise MediaError("fragment has no 'traf'")
-    tfhd, trun = traf.find(b"tfhd"), traf.find(b"trun")
-    if not isinstance(tfhd, TrackFragmentHeaderBox) or not isinstance(trun, TrackRunBox):
-        raise MediaError("fragment has no 'tfhd' or 'trun'")
-    if trun.sizes is not None:
-        sizes = trun.sizes.tolist()
-    elif tfhd.default_sample_size is not None:
-        sizes = [tfhd.default_sample_size] * trun.sample_count
-    else:
-        raise MediaError("fragment sample sizes are not in its 'moof'")
-    return moof, traf, trun, sizes, prefix[header.end :]
-
-
-def _entries_offset(
-    moof: MovieFragmentBox, traf: TrackFragmentBox, senc: Box, entries_at: int = 8
-) -> int:
-    """Offset from the first byte of the moof to the first sample entry inside ``senc``.
-
-    ``entries_at``: where the entries start in the box's payload (8 for 'senc':
-    version/flags and sample count; more for the PIFF 'uuid' form).
-    """
-    at = header_size_for(moof.payload_size())
-    for child in moof.children:
-        if child is traf:
-            break
-        at += child.size()
-    at += header_size_for(traf.payload_size())
-    for child in traf.children:
-        if child is senc:
-            return at + header_size_for(senc.payload_size()) + entries_at
-        at += child.size()
-    raise MediaError("'senc' is not in the 'traf'")
+def _piff_entries(senc: SampleEncryptionBox) -> tuple[PiffSampleEncryptionBox, int]:
+    """The 'senc' entries in PIFF's 'uuid' box, and where they start in its payload."""
+    return PiffSampleEncryptionBox(senc), PiffSampleEncryptionBox.ENTRIES_AT
