@@ -36,7 +36,6 @@ from openvod.errors import InvalidRequestError, NotFoundError
 from openvod.keys.content_keys import ContentKey
 from openvod.keys.urls import clearkey_license_url, hls_key_url
 from openvod.media.crypto import build_protected_init_segment, encrypt_fragment
-from openvod.media.crypto.cenc import subsample_maps
 from openvod.media.crypto.hls_aes import encrypt_media_segment, encrypt_segment
 from openvod.media.crypto.protection import (
     SequentialIvs,
@@ -45,11 +44,10 @@ from openvod.media.crypto.protection import (
     derive_iv_base,
 )
 from openvod.media.crypto.pssh import SchemeName, common_pssh, playready_pssh, widevine_pssh
-from openvod.media.crypto.subsamples import CompactMaps
 from openvod.media.dash import build_mpd
 from openvod.media.hls import build_master_playlist, build_media_playlist
 from openvod.media.mp4 import FragmentPlan, plan_fragment
-from openvod.media.mp4.protection_boxes import ProtectionSystemSpecificHeaderBox, Subsample
+from openvod.media.mp4.protection_boxes import ProtectionSystemSpecificHeaderBox
 from openvod.media.presentation import Rendition, find_keyframe, find_rendition, find_segment
 from openvod.media.protection_signaling import (
     DashProtection,
@@ -76,6 +74,7 @@ from openvod.origin.smooth_encryption import (
     encrypted_smooth_fragment_body,
     encrypted_smooth_manifest,
 )
+from openvod.origin.subsample_maps import fragment_maps
 from openvod.origin.track_keys import per_track_tag, representation_protections
 from openvod.origin.ts_encryption import sample_aes_iv, sample_aes_ts_body
 
@@ -243,37 +242,6 @@ def fragment_plan(
         plan = plan_fragment(rendition.track, first, end, sequence_number)
         asset.memo[key] = plan
     return plan
-
-
-def fragment_maps(
-    asset: LoadedAsset,
-    rendition: Rendition,
-    protection: TrackProtection,
-    first: int,
-    end: int,
-    data: bytes,
-) -> list[list[Subsample]] | None:
-    """The subsample maps of samples ``[first, end)`` (``data``), kept per asset version.
-
-    Maps depend on the samples and the scheme, not on the key, so every locator
-    and key of the asset shares them; the first request for a fragment makes
-    them (parsing each slice header), the next ones only encrypt. They are kept
-    per fragment (the in-band parameter sets seen depend on where it starts),
-    compact (4 bytes a sample, 8 an entry: ~1 kB for a 2-s fragment at 25 fps),
-    for as long as the asset version stays loaded.
-    """
-    if rendition.kind != "video":
-        return None
-    track = rendition.track
-    key = ("subsamples", protection.scheme, rendition.source.file_name, track.track_id,
-           first, end)  # fmt: skip
-    kept = asset.memo.get(key)
-    if isinstance(kept, CompactMaps):
-        return kept.maps()
-    maps = subsample_maps(track, protection, data, track.samples.size[first:end].tolist())
-    if maps is not None:
-        asset.memo[key] = CompactMaps.of(maps)
-    return maps
 
 
 # --- manifests -------------------------------------------------------------------------------

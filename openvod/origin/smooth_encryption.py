@@ -44,6 +44,7 @@ from openvod.origin.assets import LoadedAsset
 from openvod.origin.bodies import BytesBody
 from openvod.origin.delivery import SchemeDelivery
 from openvod.origin.segments import Body, read_samples
+from openvod.origin.subsample_maps import fragment_maps
 
 _VIDEO_MP4 = b"video/mp4"
 _AUDIO_MP4 = b"audio/mp4"
@@ -96,9 +97,10 @@ def encrypted_smooth_fragment_body(
     first, end = rendition.segment_samples(index)
     plan = plan_smooth_fragment(presentation, rendition, index)
     data = read_samples(asset, rendition, first, end)
+    protection = protection_of(rendition)
+    maps = fragment_maps(asset, rendition, protection, first, end, data)  # shared with DASH
     fragment = encrypt_piff_fragment(
-        plan, data, smooth_segment_track(rendition, index),
-        protection_of(rendition), first,
+        plan, data, smooth_segment_track(rendition, index), protection, first, maps=maps,
     )  # fmt: skip
     content_type = _VIDEO_MP4 if rendition.kind == "video" else _AUDIO_MP4
     return Body(BytesBody(fragment), content_type)

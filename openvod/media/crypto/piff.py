@@ -31,7 +31,7 @@ from openvod.errors import MediaError
 from openvod.media.crypto.cenc import encrypt_fragment
 from openvod.media.crypto.protection import TrackProtection
 from openvod.media.mp4.boxes import Box
-from openvod.media.mp4.protection_boxes import SampleEncryptionBox
+from openvod.media.mp4.protection_boxes import SampleEncryptionBox, Subsample
 from openvod.media.mp4.writer import FragmentPlan
 from openvod.media.track import Track
 
@@ -81,18 +81,22 @@ def encrypt_piff_fragment(
     track: Track,
     protection: TrackProtection,
     first_sample: int,
+    *,
+    maps: list[list[Subsample]] | None = None,
 ) -> bytes:
     """The encrypted Smooth fragment (moof with saiz/saio/PIFF box, then mdat) of a clear one.
 
     ``plan``, ``data`` and ``track`` are those of the clear Smooth fragment
     (times in 100 ns units); ``first_sample`` is the track index of its first
     sample, which picks the per-sample IVs. 'cenc' with 8-byte IVs only: PIFF
-    1.1 has no pattern encryption, and Smooth clients assume 8-byte IVs.
+    1.1 has no pattern encryption, and Smooth clients assume 8-byte IVs. ``maps``:
+    the samples' subsample maps when the caller kept them, as for
+    :func:`.cenc.encrypt_fragment`.
     """
     if protection.scheme != "cenc" or protection.iv_size != PIFF_IV_SIZE:
         raise ValueError("PIFF 1.1 fragments are 'cenc' with 8-byte IVs")
     return bytes(encrypt_fragment(plan, data, track, protection, first_sample,
-                                  entries_box=_piff_entries))  # fmt: skip
+                                  maps=maps, entries_box=_piff_entries))  # fmt: skip
 
 
 def _piff_entries(senc: SampleEncryptionBox) -> tuple[PiffSampleEncryptionBox, int]:
