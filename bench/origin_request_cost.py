@@ -40,18 +40,17 @@ import socket
 import subprocess
 import sys
 import time
-import xml.etree.ElementTree as ET
 from collections.abc import Awaitable, Callable
 from pathlib import Path
 from typing import Any
 from urllib.parse import urljoin
 
 KINDS = ("mpd", "fmp4-off", "fmp4-on", "ts-off", "ts-on")
-NS = {"d": "urn:mpeg:dash:schema:mpd:2011"}
 
 
 def setup(data_dir: Path) -> None:
     """Publish the origin tests' ladder into ``data_dir``; writes ``paths.json`` beside it."""
+    from bench.origin_media import dash_paths  # in every version this bench measures
     from tests.conftest import start_server
     from tests.origin_support import (
         create_asset,
@@ -79,7 +78,7 @@ def setup(data_dir: Path) -> None:
                 return response.text
 
             mpd = base + "manifest(format=mpd-time-cmaf)"
-            fmp4 = [p for p in _dash_paths(mpd, text(mpd)) if "=i," not in p]
+            fmp4 = [p for p in dash_paths(mpd, text(mpd).encode()) if "=i," not in p]
             ts = _hls_segments(text, base + "manifest(format=m3u8-aapl)")
     finally:
         server.server.stop()
@@ -126,26 +125,6 @@ def _tracks_layout(interleaved: list[Path]) -> tuple[list[Path], str]:
     ]
     tracks.append(IsmTrack("audio", audio.name, AUDIO_BITRATE, 1, "aac_und_2_64"))
     return [*videos, audio], build_ism(ServerManifest(tuple(tracks)))
-
-
-def _dash_paths(mpd_path: str, mpd: str) -> list[str]:
-    paths: list[str] = []
-    for adaptation in ET.fromstring(mpd).iterfind(".//d:AdaptationSet", NS):
-        for representation in adaptation.iterfind("d:Representation", NS):
-            template = representation.find("d:SegmentTemplate", NS)
-            if template is None:
-                template = adaptation.find("d:SegmentTemplate", NS)
-            assert template is not None
-            media = template.get("media", "").replace(
-                "$Bandwidth$", representation.get("bandwidth", "")
-            )
-            time_ticks = 0
-            for s in template.iterfind("d:SegmentTimeline/d:S", NS):
-                time_ticks = int(s.get("t", time_ticks))
-                for _ in range(int(s.get("r", "0")) + 1):
-                    paths.append(urljoin(mpd_path, media.replace("$Time$", str(time_ticks))))
-                    time_ticks += int(s.get("d", "0"))
-    return paths
 
 
 def _hls_segments(text: Callable[[str], str], master: str) -> list[str]:
